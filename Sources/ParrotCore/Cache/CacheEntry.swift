@@ -1,0 +1,77 @@
+import NIOCore
+
+/// One stored answer. `body` is the gzip-compressed upstream body exactly as it arrived
+/// (after transfer decoding), so a replay in the stored mode is byte-identical.
+public struct CacheEntry: Sendable {
+    public enum Mode: String, Sendable {
+        case json
+        case sse
+    }
+
+    public var key: CacheKey
+    public var namespace: String
+    public var endpoint: String
+    public var provider: String
+    public var model: String
+    public var mode: Mode
+    public var status: Int
+    public var contentType: String
+    public var body: ByteBuffer
+    public var rawBytes: Int
+    public var createdAt: Double
+    /// nil: never expires.
+    public var expiresAt: Double?
+    public var lastHitAt: Double
+    public var hitCount: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    public init(
+        key: CacheKey, namespace: String, endpoint: String, provider: String, model: String, mode: Mode,
+        status: Int, contentType: String, body: ByteBuffer, rawBytes: Int, createdAt: Double, expiresAt: Double?,
+        lastHitAt: Double? = nil, hitCount: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0
+    ) {
+        self.key = key
+        self.namespace = namespace
+        self.endpoint = endpoint
+        self.provider = provider
+        self.model = model
+        self.mode = mode
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.rawBytes = rawBytes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastHitAt = lastHitAt ?? createdAt
+        self.hitCount = hitCount
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
+    public func isFresh(at now: Double) -> Bool {
+        guard let expiresAt else { return true }
+        return now < expiresAt
+    }
+
+    public func age(at now: Double) -> Int { max(0, Int(now - createdAt)) }
+}
+
+/// A cache entry as the memory tier holds it: with its body already inflated, so a hit for a
+/// client that does not accept gzip costs no decompression either.
+public struct CachedAnswer: Sendable {
+    public var entry: CacheEntry
+    public var identityBody: ByteBuffer
+
+    public init(entry: CacheEntry, identityBody: ByteBuffer) {
+        self.entry = entry
+        self.identityBody = identityBody
+    }
+
+    public init(entry: CacheEntry) throws {
+        self.entry = entry
+        self.identityBody = try Gzip.decompress(entry.body)
+    }
+
+    var memoryCost: Int { entry.body.readableBytes + identityBody.readableBytes + 256 }
+}

@@ -1,0 +1,76 @@
+import Crypto
+
+/// SHA-256 over the canonical encoding of everything that can change an answer.
+/// Two requests that differ only in key order, spacing, number spelling or in fields listed
+/// in `ignoredFields` get the same key; any other difference gives another key.
+public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
+    public let digest: [UInt8]
+
+    /// Body fields that never change the answer, so never split the cache. `stream` is here
+    /// because a stored stream and a stored JSON answer convert into each other; for endpoints
+    /// that cannot convert, the mode is added to the key explicitly instead.
+    public static let ignoredFields: Set<String> = [
+        "user", "metadata", "stream", "store", "safety_identifier", "prompt_cache_key",
+    ]
+
+    public init(digest: [UInt8]) {
+        self.digest = digest
+    }
+
+    /// - Parameters:
+    ///   - streamed: the request's `stream` flag; enters the key only for endpoints whose
+    ///     stored answers cannot be converted between modes.
+    public init(endpoint: Endpoint, provider: String, model: String, namespace: String, body: JSONValue, streamed: Bool) {
+        var canonical: [UInt8] = []
+        canonical.reserveCapacity(512)
+        let header: JSONValue = .object([
+            ("endpoint", .string(endpoint.rawValue)),
+            ("provider", .string(provider)),
+            ("model", .string(model)),
+            ("namespace", .string(namespace)),
+            ("mode", .string(endpoint.convertsBetweenModes ? "any" : (streamed ? "sse" : "json"))),
+        ])
+        header.encode(into: &canonical, sortedKeys: true)
+        canonical.append(0x0A)
+        body.removing(Self.ignoredFields).encode(into: &canonical, sortedKeys: true)
+        self.digest = Array(SHA256.hash(data: canonical))
+    }
+
+    public var hex: String { Self.hex(digest) }
+
+    /// The short prefix shown in `X-Parrot-Key` and logs.
+    public var prefix: String { String(hex.prefix(16)) }
+
+    public var description: String { hex }
+
+    public init?(hex: String) {
+        guard hex.utf8.count == 64 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32)
+        var iterator = hex.utf8.makeIterator()
+        while let hi = iterator.next(), let lo = iterator.next() {
+            guard let h = Self.nibble(hi), let l = Self.nibble(lo) else { return nil }
+            bytes.append(h << 4 | l)
+        }
+        self.digest = bytes
+    }
+
+    static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+
+/// Turns a caller's credential into a namespace id with HMAC-SHA-256, so two API keys never
+/// share answers by default and the credential itself is never stored or logged.
+/// Every replica with the same secret derives the same ids.
+public struct NamespaceDeriver: Sendable {
+    private let secret: [UInt8]
+    public let shareAcrossKeys: Bool
+
+    public static let defaultNamespace = "default"
+
+    public init(secret: String, shareAcrossKeys: Bool) {
+        self.secret = Array(secret.utf8)
+        self.shareAcrossKeys = shareAcrossKeys
+    }
+
+    /// - Parameters:
+    ///   - credential: the caller's `Authorization` / `api-key` value, if any.
+    ///   - name: the `X-Parrot-Namespace` header, if any.
+    public func namespace(credential: String?, name: String?) -> String {
+        let name = name.flatMap { $0.isEmpty ? nil : $0 }
+        switch (credential, name) {
+        case (nil, nil): return Self.defaultNamespace
+        case (let credential?, nil): return derive("key\u{0}" + credential)
+        case (let credential, let name?):
+            if shareAcrossKeys || credential == nil { return derive("name\u{0}" + name) }
+            return derive("key\u{0}" + credential! + "\u{0}name\u{0}" + name)
+        }
+    }
+
+    private func derive(_ input: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: secret))
+        return CacheKey.hex(Array(mac).prefix(16))
+    }
+
+    /// A fresh random secret for stores that have none yet.
+    public static func generateSecret() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return CacheKey.hex((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
+    }
+}

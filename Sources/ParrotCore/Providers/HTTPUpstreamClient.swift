@@ -1,0 +1,126 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// One AsyncHTTPClient per provider for the life of the process: a keep-alive pool bounded by
+/// `max_connections`, HTTP/2 where the provider offers it, TLS from the system, and gzip asked
+/// for and inflated here so the rest of Parrot sees identity bodies.
+public final class HTTPUpstreamClient: UpstreamClient {
+    private let client: HTTPClient
+    private let provider: String
+    private let timeout: TimeAmount
+    private let active = Gauge()
+
+    /// A shared counter the response bodies decrement when they end.
+    final class Gauge: Sendable {
+        let value = Atomic<Int>(0)
+        func increment() { value.add(1, ordering: .relaxed) }
+        func decrement() { value.subtract(1, ordering: .relaxed) }
+        var current: Int { value.load(ordering: .relaxed) }
+    }
+
+    public init(provider: String, config: ProviderConfig) {
+        self.provider = provider
+        var configuration = HTTPClient.Configuration(
+            timeout: .init(connect: .milliseconds(Int64(config.connectTimeoutMs)), read: .milliseconds(Int64(config.timeoutMs))),
+            decompression: .enabled(limit: .ratio(200))
+        )
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: config.maxConnections
+        )
+        configuration.httpVersion = .automatic
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.timeout = .milliseconds(Int64(config.timeoutMs))
+    }
+
+    public var inFlight: Int { active.current }
+
+    public func send(_ request: UpstreamRequest) async throws(ParrotError) -> UpstreamResponse {
+        var outbound = HTTPClientRequest(url: request.url)
+        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        for (name, value) in request.headers { outbound.headers.add(name: name, value: value) }
+        outbound.headers.replaceOrAdd(name: "accept-encoding", value: "gzip")
+        switch request.body {
+        case .none: break
+        case .bytes(let buffer): outbound.body = .bytes(buffer)
+        case .stream(let sequence, let length):
+            outbound.body = .stream(sequence, length: length.map { .known(Int64($0)) } ?? .unknown)
+        }
+        active.increment()
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(outbound, timeout: timeout)
+        } catch {
+            active.decrement()
+            throw Self.classify(error, provider: provider)
+        }
+        let connectionTokens = Set(response.headers["connection"].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        let headers = response.headers.filter { !HopByHop.isHopByHop($0.name, connectionTokens: connectionTokens) }
+            .map { ($0.name, $0.value) }
+        let head = UpstreamHead(status: Int(response.status.code), headers: headers)
+        return UpstreamResponse(head: head, body: CountedBody(base: response.body, provider: provider, onEnd: { [active] in
+            active.decrement()
+        }))
+    }
+
+    static func classify(_ error: any Error, provider: String) -> ParrotError {
+        if let error = error as? ParrotError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .connectTimeout: return .upstreamUnreachable(provider: provider, reason: "connect timeout")
+            case .readTimeout, .deadlineExceeded: return .upstreamTimeout(provider: provider)
+            case .remoteConnectionClosed: return .upstreamUnreachable(provider: provider, reason: "connection closed by the provider")
+            default: return .upstreamUnreachable(provider: provider, reason: "\(error)")
+            }
+        }
+        if error is CancellationError { return .upstreamUnreachable(provider: provider, reason: "cancelled") }
+        return .upstreamUnreachable(provider: provider, reason: "\(error)")
+    }
+
+    public func shutdown() async throws {
+        try await client.shutdown()
+    }
+}
+
+/// Wraps the provider's body so that errors are classified the same way as connection errors and
+/// the in-flight gauge drops when the body ends, however it ends.
+struct CountedBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let base: HTTPClientResponse.Body
+    let provider: String
+    let onEnd: @Sendable () -> Void
+
+    final class Guard: Sendable {
+        let onEnd: @Sendable () -> Void
+        let done = Atomic<Bool>(false)
+        init(onEnd: @escaping @Sendable () -> Void) { self.onEnd = onEnd }
+        func end() { if !done.exchange(true, ordering: .relaxed) { onEnd() } }
+        deinit { end() }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: HTTPClientResponse.Body.AsyncIterator
+        let provider: String
+        let guardian: Guard
+
+        mutating func next() async throws -> ByteBuffer? {
+            do {
+                let chunk = try await base.next()
+                if chunk == nil { guardian.end() }
+                return chunk
+            } catch {
+                guardian.end()
+                throw HTTPUpstreamClient.classify(error, provider: provider)
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: base.makeAsyncIterator(), provider: provider, guardian: Guard(onEnd: onEnd))
+    }
+}

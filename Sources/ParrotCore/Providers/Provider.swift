@@ -1,0 +1,30 @@
+import Foundation
+import Logging
+
+/// A configured provider at run time: its client (one pool for the process), the key Parrot
+/// injects (if any) and its guard.
+public final class Provider: Sendable {
+    public let name: String
+    public let config: ProviderConfig
+    public let client: any UpstreamClient
+    /// From `api_key_env`; nil means the client's own `Authorization` is forwarded.
+    let apiKey: String?
+    let guardrail: ProviderGuard
+
+    init(name: String, config: ProviderConfig, client: any UpstreamClient, apiKey: String?, stats: Stats.ProviderCounters?, logger: Logger) {
+        self.name = name
+        self.config = config
+        self.client = client
+        self.apiKey = apiKey
+        self.guardrail = ProviderGuard(provider: name, config: config, stats: stats, logger: logger)
+    }
+
+    /// `base_url` + the request path without its leading `/v1` + the query.
+    func url(path: String, query: String?) -> String {
+        var base = config.baseURL
+        while base.hasSuffix("/") { base.removeLast() }
+        let rest = path.hasPrefix("/v1") ? String(path.dropFirst(3)) : path
+        if let query, !query.isEmpty { return base + rest + "?" + query }
+        return base + rest
+    }
+}

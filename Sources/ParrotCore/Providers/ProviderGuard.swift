@@ -1,0 +1,165 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Protects one provider: rate limits (RPM/TPM) → circuit breaker → retries. Connection
+/// failures, 429 and 5xx are retried with exponential backoff and full jitter, honouring
+/// `Retry-After`, and only before anything was relayed to a client (a retry happens before
+/// the head is published). The state machines are pure; this driver holds them under a
+/// `Mutex` and never across an `await`.
+public final class ProviderGuard: Sendable {
+    let provider: String
+    let config: ProviderConfig
+    let stats: Stats.ProviderCounters?
+    let logger: Logger
+    let clock: @Sendable () -> Double
+    private let breaker: Mutex<CircuitBreakerStateMachine>
+    private let limiter: Mutex<RateLimiterStateMachine>
+    /// Longest `Retry-After` Parrot will wait for before retrying.
+    static let maxRetryAfterSeconds = 10.0
+
+    public static let monotonicSeconds: @Sendable () -> Double = {
+        let d = ContinuousClock.now - ProviderGuard.epoch
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+    static let epoch = ContinuousClock.now
+
+    init(provider: String, config: ProviderConfig, stats: Stats.ProviderCounters?, logger: Logger, clock: @escaping @Sendable () -> Double = ProviderGuard.monotonicSeconds) {
+        self.provider = provider
+        self.config = config
+        self.stats = stats
+        self.logger = logger
+        self.clock = clock
+        self.breaker = Mutex(CircuitBreakerStateMachine(config: config.breaker))
+        self.limiter = Mutex(RateLimiterStateMachine(rpm: config.rpm, tpm: config.tpm, maxQueueWaitMs: config.maxQueueWaitMs, now: clock()))
+    }
+
+    /// - Parameters:
+    ///   - retryable: false for requests whose body can't be re-sent or must not be repeated.
+    ///   - estimatedTokens: the request's token estimate for the TPM bucket.
+    func send(_ request: UpstreamRequest, via client: any UpstreamClient, retryable: Bool, estimatedTokens: Int,
+              deadline: ContinuousClock.Instant) async throws(ParrotError) -> UpstreamResponse {
+        var attempt = 0
+        while true {
+            try await admit(estimatedTokens: attempt == 0 ? estimatedTokens : 0, deadline: deadline)
+            stats?.requests.add(1, ordering: .relaxed)
+            let canRetry = retryable && attempt < config.maxRetries
+            do {
+                let response = try await client.send(request)
+                observeLimits(response.head)
+                let failed = response.head.status >= 500 || response.head.status == 429
+                if response.head.status >= 500 { record(failure: true) } else { record(failure: false) }
+                guard failed else { return response }
+                stats?.errors.add(1, ordering: .relaxed)
+                let retryAfter = response.head.header("retry-after").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard canRetry, await pause(attempt: attempt, retryAfter: retryAfter, deadline: deadline) else { return response }
+            } catch {
+                stats?.errors.add(1, ordering: .relaxed)
+                record(failure: true)
+                let isTimeout = if case .upstreamTimeout = error { true } else { false }
+                guard canRetry, !isTimeout || config.retryOnTimeout,
+                      await pause(attempt: attempt, retryAfter: nil, deadline: deadline)
+                else { throw error }
+            }
+            attempt += 1
+        }
+    }
+
+    /// Rate limiter first (a request refused there never counts against the breaker), then the
+    /// breaker.
+    private func admit(estimatedTokens: Int, deadline: ContinuousClock.Instant) async throws(ParrotError) {
+        let now = clock()
+        switch limiter.withLock({ $0.requestArrived(estimatedTokens: estimatedTokens, now: now) }) {
+        case .rejected(let retryAfter):
+            stats?.rateLimited.add(1, ordering: .relaxed)
+            throw .rateLimited(provider: provider, retryAfter: Int(retryAfter.rounded(.up)))
+        case .proceed(let wait) where wait > 0:
+            do {
+                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+            } catch {
+                throw .upstreamUnreachable(provider: provider, reason: "cancelled while queued")
+            }
+        case .proceed:
+            break
+        }
+        let (admission, transition) = breaker.withLock { $0.requestArrived(now: clock()) }
+        log(transition)
+        if case .rejected(let retryAfter) = admission {
+            throw .breakerOpen(provider: provider, retryAfter: Int(retryAfter.rounded(.up)))
+        }
+    }
+
+    /// A body that broke after the head counts as a failure too.
+    func recordBodyFailure() {
+        record(failure: true)
+    }
+
+    func recordUsage(estimated: Int, actual: Int) {
+        guard actual > 0 else { return }
+        let now = clock()
+        limiter.withLock { $0.usageReported(estimated: estimated, actual: actual, now: now) }
+    }
+
+    private func record(failure: Bool) {
+        let now = clock()
+        let transition = breaker.withLock { failure ? $0.requestFailed(now: now) : $0.requestSucceeded(now: now) }
+        log(transition)
+    }
+
+    private func log(_ transition: CircuitBreakerStateMachine.Transition?) {
+        guard let transition else { return }
+        switch transition {
+        case .opened: logger.warning("circuit breaker opened", metadata: ["provider": "\(provider)", "open_seconds": "\(config.breaker.openSeconds)"])
+        case .halfOpened: logger.notice("circuit breaker half-open: probing", metadata: ["provider": "\(provider)"])
+        case .closed: logger.notice("circuit breaker closed", metadata: ["provider": "\(provider)"])
+        }
+    }
+
+    private func observeLimits(_ head: UpstreamHead) {
+        let remainingRequests = head.header("x-ratelimit-remaining-requests").flatMap { Int($0) }
+        let remainingTokens = head.header("x-ratelimit-remaining-tokens").flatMap { Int($0) }
+        let retryAfter = head.status == 429 ? head.header("retry-after").flatMap { Double($0) } : nil
+        guard remainingRequests != nil || remainingTokens != nil || retryAfter != nil else { return }
+        let now = clock()
+        limiter.withLock {
+            $0.providerReported(remainingRequests: remainingRequests, remainingTokens: remainingTokens, retryAfter: retryAfter, now: now)
+        }
+    }
+
+    /// Sleeps `100 ms · 3^attempt` with full jitter, or `Retry-After` (capped). Returns false
+    /// when the wait would pass the deadline or the task was cancelled: the last answer stands.
+    private func pause(attempt: Int, retryAfter: Double?, deadline: ContinuousClock.Instant) async -> Bool {
+        let ceiling = 0.1 * pow(3.0, Double(attempt))
+        let delay = retryAfter.map { min(max($0, 0), Self.maxRetryAfterSeconds) } ?? Double.random(in: 0...ceiling)
+        let wake = ContinuousClock.now + .milliseconds(Int(delay * 1000))
+        guard wake < deadline else { return false }
+        do {
+            try await Task.sleep(until: wake, clock: .continuous)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    var breakerState: String { breaker.withLock { $0.stateName } }
+
+    func breakerReport() -> JSONValue {
+        let (state, failures) = breaker.withLock { ($0.stateName, $0.failures) }
+        return .object([("state", .string(state)), ("failures", .int(failures))])
+    }
+
+    func limitsReport() -> JSONValue {
+        let now = clock()
+        let (requests, tokens) = limiter.withLock { $0.remaining(now: now) }
+        func value(_ limit: Int, _ remaining: Double?) -> JSONValue {
+            guard limit > 0, let remaining else { return .null }
+            return .int(max(0, Int(remaining.rounded(.down))))
+        }
+        return .object([
+            ("rpm", config.rpm > 0 ? .int(config.rpm) : .null),
+            ("tpm", config.tpm > 0 ? .int(config.tpm) : .null),
+            ("remaining_requests", value(config.rpm, requests)),
+            ("remaining_tokens", value(config.tpm, tokens)),
+        ])
+    }
+}

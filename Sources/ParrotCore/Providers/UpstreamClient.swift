@@ -1,0 +1,75 @@
+import HTTPTypes
+import NIOCore
+
+/// The seam between Parrot and a provider's HTTP API, so the proxy logic can be exercised
+/// against any transport.
+public protocol UpstreamClient: Sendable {
+    func send(_ request: UpstreamRequest) async throws(ParrotError) -> UpstreamResponse
+    /// Connections in use right now, for `/stats`.
+    var inFlight: Int { get }
+    func shutdown() async throws
+}
+
+public struct UpstreamRequest: Sendable {
+    public enum Body: Sendable {
+        case none
+        case bytes(ByteBuffer)
+        case stream(any AsyncSequence<ByteBuffer, any Error> & Sendable, length: Int?)
+    }
+
+    public var method: HTTPRequest.Method
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: Body
+
+    public init(method: HTTPRequest.Method, url: String, headers: [(String, String)], body: Body) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct UpstreamHead: Sendable {
+    public var status: Int
+    /// End-to-end headers only; hop-by-hop and transfer encodings are already removed.
+    public var headers: [(String, String)]
+
+    public init(status: Int, headers: [(String, String)]) {
+        self.status = status
+        self.headers = headers
+    }
+
+    public func header(_ name: String) -> String? {
+        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+    }
+
+    public var isSuccess: Bool { (200..<300).contains(status) }
+}
+
+public struct UpstreamResponse: Sendable {
+    public var head: UpstreamHead
+    public var body: any AsyncSequence<ByteBuffer, any Error> & Sendable
+
+    public init(head: UpstreamHead, body: any AsyncSequence<ByteBuffer, any Error> & Sendable) {
+        self.head = head
+        self.body = body
+    }
+}
+
+/// Headers that describe one hop, never forwarded (RFC 9110 §7.6.1), plus the ones Parrot
+/// sets itself.
+enum HopByHop {
+    static let names: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+        "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding",
+        "content-encoding",
+    ]
+
+    static func isHopByHop(_ name: String, connectionTokens: Set<String> = []) -> Bool {
+        let lower = name.lowercased()
+        return names.contains(lower) || connectionTokens.contains(lower)
+    }
+}
+
+import Foundation

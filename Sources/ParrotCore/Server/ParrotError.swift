@@ -1,0 +1,152 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Every error Parrot itself produces. Each maps to one OpenAI-shaped JSON body and status in
+/// `response`, so clients that parse OpenAI errors handle Parrot's the same way.
+public enum ParrotError: Error, Sendable, Equatable {
+    case invalidRequest(String, param: String?)
+    case bodyTooLarge(limit: Int)
+    case notFound(path: String)
+    case methodNotAllowed
+    case unauthorized(String)
+    case forbidden(String)
+    case upstreamUnreachable(provider: String, reason: String)
+    case upstreamTimeout(provider: String)
+    case upstreamInvalidAnswer(provider: String, reason: String)
+    case rateLimited(provider: String, retryAfter: Int)
+    case breakerOpen(provider: String, retryAfter: Int)
+    case shuttingDown
+    case internalError(String)
+    /// The provider answered with an error status after retries; relayed as it came unless a
+    /// stale answer or a fallback can serve instead.
+    case upstreamStatus(UpstreamErrorAnswer)
+
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .invalidRequest: .badRequest
+        case .bodyTooLarge: .contentTooLarge
+        case .notFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .upstreamUnreachable, .upstreamInvalidAnswer: .badGateway
+        case .upstreamTimeout: .gatewayTimeout
+        case .rateLimited: .tooManyRequests
+        case .breakerOpen, .shuttingDown: .serviceUnavailable
+        case .internalError: .internalServerError
+        case .upstreamStatus(let answer): .init(code: answer.status)
+        }
+    }
+
+    var type: String {
+        switch self {
+        case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed: "invalid_request_error"
+        case .unauthorized, .forbidden: "authentication_error"
+        case .rateLimited: "rate_limit_error"
+        case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .breakerOpen, .shuttingDown: "upstream_error"
+        case .internalError, .upstreamStatus: "server_error"
+        }
+    }
+
+    var code: String {
+        switch self {
+        case .invalidRequest: "invalid_request"
+        case .bodyTooLarge: "request_too_large"
+        case .notFound: "unknown_url"
+        case .methodNotAllowed: "method_not_allowed"
+        case .unauthorized: "invalid_parrot_token"
+        case .forbidden: "forbidden"
+        case .upstreamUnreachable: "upstream_unreachable"
+        case .upstreamTimeout: "upstream_timeout"
+        case .upstreamInvalidAnswer: "upstream_invalid_response"
+        case .rateLimited: "rate_limit_exceeded"
+        case .breakerOpen: "provider_unavailable"
+        case .shuttingDown: "shutting_down"
+        case .internalError: "internal_error"
+        case .upstreamStatus: "upstream_error"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidRequest(let m, _): m
+        case .bodyTooLarge(let limit): "Request body is larger than the limit of \(limit) bytes (server.max_body_bytes)."
+        case .notFound(let path): "Unknown path \(path). Parrot serves /v1/*, /stats, /metrics, /healthz, /readyz and /dashboard."
+        case .methodNotAllowed: "Method not allowed on this path."
+        case .unauthorized(let m), .forbidden(let m): m
+        case .upstreamUnreachable(let p, let reason): "Provider '\(p)' could not be reached: \(reason)."
+        case .upstreamTimeout(let p): "Provider '\(p)' did not answer in time."
+        case .upstreamInvalidAnswer(let p, let reason): "Provider '\(p)' sent an invalid answer: \(reason)."
+        case .rateLimited(let p, let s): "Rate limit of provider '\(p)' reached in Parrot; retry after \(s) s."
+        case .breakerOpen(let p, let s): "Provider '\(p)' is failing and its circuit breaker is open; retry after \(s) s."
+        case .shuttingDown: "Parrot is shutting down."
+        case .internalError(let m): m
+        case .upstreamStatus(let answer): "Provider answered \(answer.status)."
+        }
+    }
+
+    var retryAfter: Int? {
+        switch self {
+        case .rateLimited(_, let s), .breakerOpen(_, let s): max(1, s)
+        default: nil
+        }
+    }
+
+    public var body: JSONValue {
+        let param: JSONValue
+        if case .invalidRequest(_, let p?) = self { param = .string(p) } else { param = .null }
+        return .object([("error", .object([
+            ("message", .string(message)), ("type", .string(type)), ("code", .string(code)), ("param", param),
+        ]))])
+    }
+
+    public var response: Response {
+        if case .upstreamStatus(let answer) = self {
+            var headers = HTTPFields()
+            for (name, value) in answer.headers {
+                if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
+            }
+            headers[.contentLength] = String(answer.body.count)
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        let buffer = body.byteBuffer
+        headers[.contentLength] = String(buffer.readableBytes)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
+    }
+}
+
+extension ParrotError {
+    /// Maps anything thrown while handling a request to a `ParrotError`, so a client never sees
+    /// an HTML page or an empty reply from Parrot itself.
+    public static func from(_ error: any Error) -> ParrotError {
+        if let error = error as? ParrotError { return error }
+        if let error = error as? HTTPError {
+            switch error.status {
+            case .contentTooLarge: return .bodyTooLarge(limit: 0)
+            case .notFound: return .notFound(path: "")
+            default: return .invalidRequest(error.body ?? "Invalid request.", param: nil)
+            }
+        }
+        return .internalError("Internal error.")
+    }
+}
+
+/// An error answer from a provider, kept whole so it can be relayed byte for byte.
+public struct UpstreamErrorAnswer: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.elementsEqual(rhs.headers) { $0 == $1 }
+    }
+}

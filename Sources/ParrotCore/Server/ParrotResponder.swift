@@ -1,0 +1,103 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// The one listener: `/v1/*` to the proxy engine, plus Parrot's own endpoints. A switch on the
+/// path instead of a router keeps the hot path to a string comparison.
+struct ParrotResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    let engine: ProxyEngine
+    let metrics: PrometheusExporter
+    let dashboard: ByteBuffer
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        if path.hasPrefix("/v1/") {
+            return await engine.handle(request)
+        }
+        switch (request.method, path) {
+        case (.get, "/healthz"), (.head, "/healthz"):
+            return Self.json(.object([("status", .string("ok"))]))
+        case (.get, "/readyz"):
+            let storeOK = await storeReachable()
+            let draining = Task.isShuttingDownGracefully
+            let body: JSONValue = .object([
+                ("status", .string(draining ? "draining" : "ready")),
+                ("store", .string(storeOK ? "ok" : "unreachable")),
+            ])
+            return Self.json(body, status: draining ? .serviceUnavailable : .ok)
+        case (.get, "/stats"):
+            return Self.json(await statsReport().json())
+        case (.post, "/stats/reset"):
+            if let denied = authorizeAdmin(request.headers) { return denied }
+            engine.stats.reset()
+            return Self.json(.object([("reset", .bool(true))]))
+        case (.get, "/metrics"):
+            let text = metrics.render(await statsReport())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        case (.get, "/dashboard"), (.get, "/dashboard/"):
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"], body: .init(byteBuffer: dashboard))
+        case (.delete, "/cache"):
+            if let denied = authorizeAdmin(request.headers) { return denied }
+            let namespace = request.uri.queryParameters.get("namespace")
+            do {
+                let deleted = try await engine.tiers.store.clear(namespace: namespace)
+                engine.tiers.memory.clear(namespace: namespace)
+                engine.logger.notice("cache cleared", metadata: ["namespace": "\(namespace ?? "*")", "deleted": "\(deleted)"])
+                return Self.json(.object([("deleted", .int(deleted)), ("namespace", namespace.map(JSONValue.string) ?? .null)]))
+            } catch {
+                return ParrotError.internalError("The cache store could not be cleared: \(error).").response
+            }
+        case (_, "/healthz"), (_, "/readyz"), (_, "/stats"), (_, "/stats/reset"), (_, "/metrics"), (_, "/cache"), (_, "/dashboard"):
+            return ParrotError.methodNotAllowed.response
+        default:
+            if path == "/v1" { return await engine.handle(request) }
+            return ParrotError.notFound(path: path).response
+        }
+    }
+
+    func statsReport() async -> StatsReport {
+        let summary = try? await engine.tiers.store.summary()
+        return StatsReport(config: engine.config, stats: engine.stats, providers: engine.providers, summary: summary, tiers: engine.tiers)
+    }
+
+    private func storeReachable() async -> Bool {
+        do {
+            try await engine.tiers.store.ping()
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Admin endpoints take `Authorization: Bearer <token>`. With a token configured it is always
+    /// required; without one they are open on loopback only.
+    func authorizeAdmin(_ headers: HTTPFields) -> Response? {
+        let server = engine.config.server
+        guard let token = engine.secrets.adminToken else {
+            if ProxyConfig.isLoopback(server.host) { return nil }
+            let variable = server.adminTokenEnv.isEmpty ? "server.admin_token_env" : "the variable \(server.adminTokenEnv) named by server.admin_token_env"
+            return ParrotError.forbidden("Admin endpoints on a non-loopback listener need an admin token: set \(variable).").response
+        }
+        let presented = headers[.authorization].flatMap { $0.lowercased().hasPrefix("bearer ") ? String($0.dropFirst(7)) : nil } ?? ""
+        guard Self.constantTimeEquals(presented, token) else {
+            return ParrotError.unauthorized("Admin token missing or wrong.").response
+        }
+        return nil
+    }
+
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(SHA256.hash(data: Array(a.utf8)))
+        let y = Array(SHA256.hash(data: Array(b.utf8)))
+        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let buffer = value.byteBuffer
+        return Response(status: status, headers: [.contentType: "application/json", .contentLength: String(buffer.readableBytes)], body: .init(byteBuffer: buffer))
+    }
+}

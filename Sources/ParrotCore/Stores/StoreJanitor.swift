@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Background upkeep of the cache, as a lifecycle service: every second it checks the store's
+/// clear generation (so a clear made by another process empties this memory tier within 1 s),
+/// every 5 s it writes batched hit counts back, every 30 s it evicts past `cache.max_bytes`.
+/// On shutdown it writes the last hit counts.
+struct StoreJanitor: Service {
+    let tiers: CacheTiers
+    let config: CacheConfig
+    let logger: Logger
+
+    func run() async throws {
+        var generation = (try? await tiers.store.clearGeneration()) ?? 0
+        var tick = 0
+        await evict()
+        while !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                break
+            }
+            tick += 1
+            if let current = try? await tiers.store.clearGeneration(), current != generation {
+                generation = current
+                tiers.memory.clear()
+                logger.info("cache cleared elsewhere; memory tier dropped")
+            }
+            if tick % 5 == 0 { await flushHits() }
+            if tick % 30 == 0 { await evict() }
+        }
+        await flushHits()
+    }
+
+    func flushHits() async {
+        let pending = tiers.hits.drain()
+        guard !pending.isEmpty else { return }
+        do {
+            try await tiers.store.recordHits(pending)
+        } catch {
+            logger.warning("could not write hit counts", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func evict() async {
+        do {
+            let removed = try await tiers.store.evict(maxBytes: config.maxBytes, now: Date().timeIntervalSince1970, staleSeconds: config.staleIfErrorSeconds)
+            if removed > 0 { logger.info("evicted cache entries", metadata: ["count": "\(removed)"]) }
+        } catch {
+            logger.warning("eviction failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Shuts the provider clients down after the server has drained (services stop in reverse
+/// order, and the HTTP server is the last one started).
+struct UpstreamClientsService: Service {
+    let providers: [Provider]
+    let store: any CacheStore
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        for provider in providers { try? await provider.client.shutdown() }
+        try? await store.close()
+    }
+}

@@ -1,0 +1,3 @@
+enum ParrotVersion {
+    static let string = "0.1.0"
+}

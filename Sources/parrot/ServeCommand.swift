@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ParrotCore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the proxy.",
+        discussion: "Listens on server.host:server.port (127.0.0.1:8080 by default) until SIGINT or SIGTERM; in-flight requests finish first."
+    )
+
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Listen on this host (overrides server.host).") var host: String?
+    @Option(help: "Listen on this port (overrides server.port; 0 picks a free one).") var port: Int?
+
+    func run() async throws {
+        var config = try options.load()
+        if let host { config.server.host = host }
+        if let port { config.server.port = port }
+        let environment = ProcessInfo.processInfo.environment
+        let secrets: Secrets
+        do {
+            try config.validate()
+            secrets = try config.resolveSecrets(environment: environment)
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+        let level = Logger.Level(rawValue: config.log.level) ?? .info
+        let json = config.log.format == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "parrot")
+        logger.logLevel = level
+        let app: ParrotApplication
+        do {
+            app = try await buildApplication(config: config, secrets: secrets, logger: logger)
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+        try await app.application.runService()
+    }
+}
