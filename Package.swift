@@ -57,7 +57,6 @@ let package = Package(
         .target(
             name: "ParrotMock",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

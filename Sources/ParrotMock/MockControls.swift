@@ -30,7 +30,7 @@ struct MockControls {
         for (name, value) in headers {
             let lower = name.lowercased()
             if lower == "accept-encoding" {
-                acceptsGzip = acceptsGzip || value.lowercased().contains("gzip")
+                acceptsGzip = acceptsGzip || Self.acceptsGzip(value)
                 continue
             }
             guard lower.hasPrefix("x-mock-") else { continue }
@@ -54,6 +54,12 @@ struct MockControls {
         }
         gzip = wantsGzip && acceptsGzip
         chunkCount = max(1, chunkCount)
+    }
+
+    private static func acceptsGzip(_ value: String) -> Bool {
+        value.lowercased().split(separator: ",").contains { coding in
+            String(coding.split(separator: ";").first ?? "").trimmingSpaces == "gzip"
+        }
     }
 
     mutating func apply(_ behaviour: MockBehaviour) {

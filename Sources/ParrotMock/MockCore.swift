@@ -9,13 +9,18 @@ import Synchronization
 final class MockCore: Sendable {
     let options: MockOptions
     let state = Mutex(MockState())
+    let connections: MockConnections
 
-    init(options: MockOptions) {
+    init(options: MockOptions, connections: MockConnections) {
         self.options = options
+        self.connections = connections
     }
 
     func reply(to head: HTTPRequestHead, body: ByteBuffer) -> MockReply {
         let (path, query) = Self.split(head.uri)
+        if path.hasPrefix("/_mock/") {
+            return administer(method: head.method, path: path)
+        }
         let record =
             options.recordsRequests
             ? MockRecordedRequest(
@@ -157,6 +162,34 @@ final class MockCore: Sendable {
             action: .respond(status: status, headers: headers, body: .full(body, pieces: pieces, gapMs: controls.chunkDelayMs, cutAt: cutAt)),
             delayMs: controls.delayMs
         )
+    }
+
+    /// `GET /_mock/stats` and `POST /_mock/reset`: the counters for a process that cannot call
+    /// the Swift API, such as a benchmark driving `mock-upstream`. Not counted, not scripted.
+    private func administer(method: HTTPMethod, path: String) -> MockReply {
+        let json: String
+        let status: Int
+        switch (method, path) {
+        case (.GET, "/_mock/stats"):
+            let (total, paths) = state.withLock { ($0.totalRequests, $0.pathCounts) }
+            let pathList = paths.sorted { $0.key < $1.key }.map { String.jsonString($0.key) + ":\($0.value)" }
+            json =
+                #"{"requests":\#(total),"connections_opened":\#(connections.opened),"paths":{\#(pathList.joined(separator: ","))}}"#
+            status = 200
+        case (.POST, "/_mock/reset"):
+            state.withLock { $0.resetCounters() }
+            connections.resetCount()
+            json = #"{"reset":true}"#
+            status = 200
+        default:
+            json = MockAnswers.error(status: 404, message: "Unknown mock control \(method.rawValue) \(path).")
+            status = 404
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: "\(json.utf8.count)")
+        let body = MockReply.Body.full(ByteBuffer(string: json), pieces: 1, gapMs: 0, cutAt: nil)
+        return MockReply(action: .respond(status: HTTPResponseStatus(statusCode: status), headers: headers, body: body), delayMs: 0)
     }
 
     private static func split(_ uri: String) -> (path: String, query: String?) {

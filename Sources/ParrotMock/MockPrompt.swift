@@ -31,8 +31,8 @@ struct MockPrompt {
             prompt.promptCharacters += text.count
             if message["role"]?.string == "user" { prompt.lastUserText = text }
         }
-        if body["tool_choice"]?.string != "none", prompt.lastUserText.lowercased().contains("weather"),
-            let firstTool = body["tools"]?.array?.first
+        if let firstTool = body["tools"]?.array?.first, body["tool_choice"]?.string != "none",
+            prompt.lastUserText.lowercased().contains("weather")
         {
             prompt.toolName = firstTool["function"]?["name"]?.string ?? firstTool["name"]?.string ?? "get_weather"
         }

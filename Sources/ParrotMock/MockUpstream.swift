@@ -30,8 +30,8 @@ public final class MockUpstream: Sendable {
     public static func start(host: String = "127.0.0.1", port: Int = 0, options: MockOptions = .init()) async throws
         -> MockUpstream
     {
-        let core = MockCore(options: options)
         let connections = MockConnections()
+        let core = MockCore(options: options, connections: connections)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

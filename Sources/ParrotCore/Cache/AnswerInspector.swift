@@ -20,7 +20,7 @@ public enum AnswerInspector {
         guard let json = try? JSONParser.parse(body), case .object = json else {
             return Verdict(storable: false, reason: "not a JSON object")
         }
-        if json["error"] != nil { return Verdict(storable: false, reason: "error object") }
+        if let error = json["error"], error != .null { return Verdict(storable: false, reason: "error object") }
         let ok: Bool
         switch endpoint {
         case .chatCompletions, .completions: ok = json["choices"]?.arrayValue != nil
@@ -43,7 +43,7 @@ public enum AnswerInspector {
                 guard let json = try? JSONParser.parse(Array(event.data.utf8)) else {
                     return Verdict(storable: false, reason: "stream event is not JSON")
                 }
-                if json["error"] != nil { return Verdict(storable: false, reason: "error event") }
+                if let error = json["error"], error != .null { return Verdict(storable: false, reason: "error event") }
                 if let u = json["usage"], u != .null { (prompt, completion) = usage(u) }
             }
         case .responses:

@@ -7,13 +7,13 @@ import NIOCore
 /// The request path of DESIGN.md: parse → policy → memory → store → coalescer → provider guard
 /// → upstream, relaying as it arrives and teeing complete answers into the cache.
 public final class ProxyEngine: Sendable {
-    let config: ProxyConfig
+    public let config: ProxyConfig
     let secrets: Secrets
     let router: ModelRouter
-    let providers: [String: Provider]
-    let tiers: CacheTiers
+    public let providers: [String: Provider]
+    public let tiers: CacheTiers
     let coalescer = Coalescer()
-    let stats: Stats
+    public let stats: Stats
     let namespaces: NamespaceDeriver
     let logger: Logger
     let accessLog: AccessLog

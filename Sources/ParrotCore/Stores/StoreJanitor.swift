@@ -17,7 +17,7 @@ struct StoreJanitor: Service {
         await evict()
         while !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: .seconds(1))
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
             } catch {
                 break
             }
