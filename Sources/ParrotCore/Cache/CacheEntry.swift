@@ -25,11 +25,14 @@ public struct CacheEntry: Sendable {
     public var hitCount: Int
     public var promptTokens: Int
     public var completionTokens: Int
+    /// The request's embedding, scope and text, when the semantic tier indexed it.
+    public var semantic: SemanticRecord?
 
     public init(
         key: CacheKey, namespace: String, endpoint: String, provider: String, model: String, mode: Mode,
         status: Int, contentType: String, body: ByteBuffer, rawBytes: Int, createdAt: Double, expiresAt: Double?,
-        lastHitAt: Double? = nil, hitCount: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0
+        lastHitAt: Double? = nil, hitCount: Int = 0, promptTokens: Int = 0, completionTokens: Int = 0,
+        semantic: SemanticRecord? = nil
     ) {
         self.key = key
         self.namespace = namespace
@@ -47,6 +50,7 @@ public struct CacheEntry: Sendable {
         self.hitCount = hitCount
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+        self.semantic = semantic
     }
 
     public func isFresh(at now: Double) -> Bool {
@@ -74,4 +78,45 @@ public struct CachedAnswer: Sendable {
     }
 
     var memoryCost: Int { entry.body.readableBytes + identityBody.readableBytes + 256 }
+}
+
+/// What the semantic tier keeps beside an entry so its index can be rebuilt on start and shared
+/// through the store.
+public struct SemanticRecord: Sendable, Equatable {
+    /// Hex digest of everything but the conversation text (endpoint, provider, model, namespace,
+    /// every other parameter): a semantic hit needs the same scope.
+    public var scope: String
+    public var vector: [Float]
+    public var text: String
+
+    public init(scope: String, vector: [Float], text: String) {
+        self.scope = scope
+        self.vector = vector
+        self.text = text
+    }
+
+    /// Little-endian float32s, for BLOB/bytea columns.
+    public var vectorBytes: [UInt8] {
+        vector.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+    }
+
+    public static func vector(from bytes: [UInt8]) -> [Float] {
+        guard bytes.count % 4 == 0 else { return [] }
+        return bytes.withUnsafeBytes { raw in
+            (0..<(bytes.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
+    }
+}
+
+/// One indexed entry as the store returns it for (re)building the semantic index.
+public struct SemanticIndexRow: Sendable {
+    public var key: CacheKey
+    public var record: SemanticRecord
+    public var createdAt: Double
+
+    public init(key: CacheKey, record: SemanticRecord, createdAt: Double) {
+        self.key = key
+        self.record = record
+        self.createdAt = createdAt
+    }
 }

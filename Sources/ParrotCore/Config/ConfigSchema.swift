@@ -40,6 +40,8 @@ enum ConfigSchema {
         "embedding_provider": .string(\.embeddingProvider),
         "model": .string(\.model),
         "timeout_ms": .int(\.timeoutMs, min: 1),
+        "max_temperature": .double(\.maxTemperature, min: 0, max: 2),
+        "include_multiple_choices": .bool(\.includeMultipleChoices),
     ] }
 
     static var provider: [String: ConfigField<ProviderConfig>] { [

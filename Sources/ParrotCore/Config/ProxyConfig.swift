@@ -54,6 +54,10 @@ public struct SemanticConfig: Sendable, Equatable {
     public var embeddingProvider = "openai"
     public var model = "text-embedding-3-small"
     public var timeoutMs = 500
+    /// Requests with a higher `temperature` skip the semantic tier (2.0 = no limit).
+    public var maxTemperature = 2.0
+    /// Requests asking for several choices (`n > 1`) skip the semantic tier unless true.
+    public var includeMultipleChoices = false
     public init() {}
 }
 

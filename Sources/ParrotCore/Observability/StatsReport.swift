@@ -7,6 +7,7 @@ struct StatsReport {
     let providers: [String: Provider]
     let summary: StoreSummary?
     let tiers: CacheTiers
+    let semantic: SemanticTier?
 
     func json() -> JSONValue {
         let hits = stats.hits.load(ordering: .relaxed)
@@ -81,6 +82,7 @@ struct StatsReport {
             ("latency_ms", latency),
             ("providers", .object(providerReports)),
             ("memory", .object([("rss_bytes", .int(ProcessMemory.residentBytes()))])),
+            ("semantic", self.semantic?.report() ?? .object([("enabled", .bool(false))])),
         ])
     }
 

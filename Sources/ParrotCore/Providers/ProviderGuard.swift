@@ -66,9 +66,16 @@ public final class ProviderGuard: Sendable {
     }
 
     /// Rate limiter first (a request refused there never counts against the breaker), then the
-    /// breaker.
+    /// breaker. A request the breaker refuses spends nothing of the rate limits: an open breaker
+    /// answers at once, before the limiter, and a refused half-open request gives its
+    /// reservation back; otherwise fail-fast requests would drain the bucket and turn the
+    /// breaker's 503 / STALE / fallback into 429s.
     private func admit(estimatedTokens: Int, deadline: ContinuousClock.Instant) async throws(ParrotError) {
         let now = clock()
+        let openFor = breaker.withLock { $0.retryAfter(now: now) }
+        if openFor > 0 {
+            throw .breakerOpen(provider: provider, retryAfter: Int(openFor.rounded(.up)))
+        }
         switch limiter.withLock({ $0.requestArrived(estimatedTokens: estimatedTokens, now: now) }) {
         case .rejected(let retryAfter):
             stats?.rateLimited.add(1, ordering: .relaxed)
@@ -85,6 +92,8 @@ public final class ProviderGuard: Sendable {
         let (admission, transition) = breaker.withLock { $0.requestArrived(now: clock()) }
         log(transition)
         if case .rejected(let retryAfter) = admission {
+            let now = clock()
+            limiter.withLock { $0.requestWithdrawn(estimatedTokens: estimatedTokens, now: now) }
             throw .breakerOpen(provider: provider, retryAfter: Int(retryAfter.rounded(.up)))
         }
     }
@@ -126,11 +135,14 @@ public final class ProviderGuard: Sendable {
         }
     }
 
-    /// Sleeps `100 ms · 3^attempt` with full jitter, or `Retry-After` (capped). Returns false
-    /// when the wait would pass the deadline or the task was cancelled: the last answer stands.
+    /// Sleeps `100 ms · 3^attempt` with full jitter, or `Retry-After`. Returns false when the
+    /// provider asks for a longer wait than `maxRetryAfterSeconds` (retrying earlier would not
+    /// honour it; the answer and its `Retry-After` go to the client), when the wait would pass
+    /// the deadline, or when the task was cancelled: the last answer stands.
     private func pause(attempt: Int, retryAfter: Double?, deadline: ContinuousClock.Instant) async -> Bool {
+        if let retryAfter, retryAfter > Self.maxRetryAfterSeconds { return false }
         let ceiling = 0.1 * pow(3.0, Double(attempt))
-        let delay = retryAfter.map { min(max($0, 0), Self.maxRetryAfterSeconds) } ?? Double.random(in: 0...ceiling)
+        let delay = retryAfter.map { max($0, 0) } ?? Double.random(in: 0...ceiling)
         let wake = ContinuousClock.now + .milliseconds(Int(delay * 1000))
         guard wake < deadline else { return false }
         do {

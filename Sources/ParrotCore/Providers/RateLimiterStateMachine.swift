@@ -26,7 +26,8 @@ public struct RateLimiterStateMachine: Sendable {
             tokens >= cost ? 0 : (cost - tokens) / ratePerSecond
         }
 
-        mutating func take(_ cost: Double) { tokens -= cost }
+        /// A negative cost gives tokens back (an over-estimate corrected), never past capacity.
+        mutating func take(_ cost: Double) { tokens = min(capacity, tokens - cost) }
 
         mutating func clamp(to remaining: Double) { tokens = min(tokens, remaining) }
     }
@@ -55,6 +56,15 @@ public struct RateLimiterStateMachine: Sendable {
         requests?.take(1)
         tokens?.take(Double(estimatedTokens))
         return .proceed(after: wait)
+    }
+
+    /// A request admitted here never went upstream (the breaker refused it): its reservation
+    /// comes back.
+    public mutating func requestWithdrawn(estimatedTokens: Int, now: Double) {
+        requests?.refill(now: now)
+        tokens?.refill(now: now)
+        requests?.take(-1)
+        tokens?.take(-Double(estimatedTokens))
     }
 
     /// The answer's `usage` replaces the estimate.

@@ -49,9 +49,15 @@ public func buildApplication(
                                    stats: stats.provider(name), logger: logger)
     }
     let tiers = CacheTiers(memory: MemoryTier(capacityBytes: config.cache.memoryBytes), store: store, logger: logger)
+    var semantic: SemanticTier? = nil
+    if config.semantic.enabled, let embeddingProvider = providers[config.semantic.embeddingProvider] {
+        let embedder = OpenAIEmbedder(provider: embeddingProvider, model: config.semantic.model, timeoutMs: config.semantic.timeoutMs)
+        semantic = SemanticTier(config: config.semantic, embedder: embedder, logger: logger)
+        await semantic?.sync(from: store)
+    }
     let engine = try ProxyEngine(
         config: config, secrets: secrets, providers: providers, tiers: tiers, stats: stats,
-        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), logger: logger
+        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic, logger: logger
     )
     let responder = ParrotResponder(engine: engine, metrics: PrometheusExporter(), dashboard: ByteBuffer(string: Dashboard.html))
     let server = config.server
@@ -75,7 +81,7 @@ public func buildApplication(
     )
     application.addServices(
         UpstreamClientsService(providers: Array(providers.values), store: store),
-        StoreJanitor(tiers: tiers, config: config.cache, logger: logger)
+        StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger)
     )
     return ParrotApplication(application: application, engine: engine)
 }

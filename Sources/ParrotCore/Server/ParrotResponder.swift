@@ -47,6 +47,7 @@ struct ParrotResponder: HTTPResponder {
             do {
                 let deleted = try await engine.tiers.store.clear(namespace: namespace)
                 engine.tiers.memory.clear(namespace: namespace)
+                if namespace == nil { engine.semantic?.index.removeAll() }
                 engine.logger.notice("cache cleared", metadata: ["namespace": "\(namespace ?? "*")", "deleted": "\(deleted)"])
                 return Self.json(.object([("deleted", .int(deleted)), ("namespace", namespace.map(JSONValue.string) ?? .null)]))
             } catch {
@@ -62,7 +63,7 @@ struct ParrotResponder: HTTPResponder {
 
     func statsReport() async -> StatsReport {
         let summary = try? await engine.tiers.store.summary()
-        return StatsReport(config: engine.config, stats: engine.stats, providers: engine.providers, summary: summary, tiers: engine.tiers)
+        return StatsReport(config: engine.config, stats: engine.stats, providers: engine.providers, summary: summary, tiers: engine.tiers, semantic: engine.semantic)
     }
 
     private func storeReachable() async -> Bool {

@@ -17,8 +17,10 @@ public final class ProxyEngine: Sendable {
     let namespaces: NamespaceDeriver
     let logger: Logger
     let accessLog: AccessLog
+    public let semantic: SemanticTier?
 
-    init(config: ProxyConfig, secrets: Secrets, providers: [String: Provider], tiers: CacheTiers, stats: Stats, namespaces: NamespaceDeriver, logger: Logger) throws {
+    init(config: ProxyConfig, secrets: Secrets, providers: [String: Provider], tiers: CacheTiers, stats: Stats,
+         namespaces: NamespaceDeriver, semantic: SemanticTier?, logger: Logger) throws {
         self.config = config
         self.secrets = secrets
         self.router = try ModelRouter(providers: config.providers, defaultProvider: config.server.defaultProvider)
@@ -26,6 +28,7 @@ public final class ProxyEngine: Sendable {
         self.tiers = tiers
         self.stats = stats
         self.namespaces = namespaces
+        self.semantic = semantic
         self.logger = logger
         self.accessLog = AccessLog(logger: logger)
     }
@@ -35,6 +38,7 @@ public final class ProxyEngine: Sendable {
     static let providerHeader = HTTPField.Name("X-Parrot-Provider")!
     static let tokenHeader = HTTPField.Name("X-Parrot-Token")!
     static let apiKeyHeader = HTTPField.Name("api-key")!
+    static let similarityHeader = HTTPField.Name("X-Parrot-Similarity")!
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
@@ -91,7 +95,7 @@ public final class ProxyEngine: Sendable {
         let streamed = json["stream"]?.boolValue ?? false
         let provider = providers[router.provider(forModel: model)]!
         let policy = try CachePolicy(headers: request.headers)
-        let call = Call(
+        var call = Call(
             endpoint: endpoint, request: request, body: body, json: json, model: model ?? "", streamed: streamed,
             provider: provider, policy: policy, started: started
         )
@@ -110,6 +114,22 @@ public final class ProxyEngine: Sendable {
                 break
             }
         }
+        if let semantic, semantic.isEligible(endpoint: endpoint, body: json, policy: policy) {
+            call.probe = await semantic.probe(endpoint: endpoint, provider: provider.name, model: call.model,
+                                              namespace: namespace, body: json, streamed: streamed)
+            if policy.lookup, let probe = call.probe, let match = semantic.search(probe) {
+                switch await tiers.lookup(match.key, now: Self.now(), maxAge: policy.maxAge) {
+                case .hit(let answer):
+                    if let response = serve(answer, call: call, outcome: .semantic, key: match.key, similarity: match.similarity) {
+                        return response
+                    }
+                case .miss:
+                    semantic.index.remove(match.key)  // evicted or cleared since it was indexed
+                case .expired, .storeFailed:
+                    break
+                }
+            }
+        }
         return await fetch(call, key: key, namespace: namespace, coalesce: policy.lookup, allowFallback: true)
     }
 
@@ -124,6 +144,8 @@ public final class ProxyEngine: Sendable {
         let provider: Provider
         let policy: CachePolicy
         let started: ContinuousClock.Instant
+        /// The request's embedding when the semantic tier is on; stored beside the answer.
+        var probe: SemanticTier.Probe?
 
         /// Prompt characters / 4 plus the requested completion budget: a documented, cheap
         /// estimate for the TPM bucket, corrected from `usage` when the answer arrives.
@@ -157,7 +179,7 @@ public final class ProxyEngine: Sendable {
 
     /// Answers from a cached entry, converting between JSON and SSE where the endpoint allows.
     /// Returns nil when the entry cannot serve this request's mode (then it is a miss).
-    func serve(_ answer: CachedAnswer, call: Call, outcome: Stats.Outcome, key: CacheKey) -> Response? {
+    func serve(_ answer: CachedAnswer, call: Call, outcome: Stats.Outcome, key: CacheKey, similarity: Float? = nil) -> Response? {
         let entry = answer.entry
         let wanted: CacheEntry.Mode = call.streamed ? .sse : .json
         var headers = HTTPFields()
@@ -186,6 +208,7 @@ public final class ProxyEngine: Sendable {
         headers[.age] = String(entry.age(at: now))
         headers[Self.keyHeader] = key.prefix
         headers[Self.providerHeader] = entry.provider
+        if let similarity { headers[Self.similarityHeader] = String(format: "%.3f", similarity) }
         stats.count(outcome)
         stats.recordSaved(model: entry.model, promptTokens: entry.promptTokens, completionTokens: entry.completionTokens)
         tiers.hits.record(key, at: now)
@@ -231,7 +254,11 @@ public final class ProxyEngine: Sendable {
             accessLog.record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
                              provider: call.provider.name, model: call.model, key: key, upstream: nil,
                              total: ContinuousClock.now - call.started, tokens: 0)
-            return error.response
+            // Counted as a miss, so labelled as one (DESIGN.md, "Outcomes and how they are counted").
+            var response = error.response
+            response.headers[Self.cacheHeader] = Stats.Outcome.miss.rawValue
+            response.headers[Self.keyHeader] = key.prefix
+            return response
         case .success(let upstreamHead):
             stats.count(.miss)
             var headers = Self.relayHeaders(upstreamHead)
@@ -332,12 +359,14 @@ public final class ProxyEngine: Sendable {
             key: key, namespace: namespace, endpoint: call.endpoint.rawValue, provider: call.provider.name, model: call.model,
             mode: mode, status: response.head.status, contentType: response.head.header("content-type") ?? "application/json",
             body: compressed, rawBytes: captured.count, createdAt: now, expiresAt: ttl == 0 ? nil : now + Double(ttl),
-            promptTokens: verdict.promptTokens, completionTokens: verdict.completionTokens
+            promptTokens: verdict.promptTokens, completionTokens: verdict.completionTokens, semantic: call.probe?.record
         )
         let cached = CachedAnswer(entry: entry, identityBody: ByteBuffer(bytes: captured))
         tiers.memory.put(cached)
         answer.finish()
-        _ = await tiers.remember(cached)
+        if await tiers.remember(cached), let record = call.probe?.record {
+            semantic?.insert(key: key, record)
+        }
     }
 
     /// When the provider cannot answer (breaker open, retries exhausted): a stale entry within
@@ -363,10 +392,17 @@ public final class ProxyEngine: Sendable {
         }
         guard allowFallback, !call.provider.config.fallback.isEmpty, let fallback = providers[call.provider.config.fallback] else { return nil }
         logger.notice("routing to fallback provider", metadata: ["provider": "\(call.provider.name)", "fallback": "\(fallback.name)"])
-        let fallbackCall = call.with(provider: fallback)
+        var fallbackCall = call.with(provider: fallback)
+        fallbackCall.probe = nil  // the scope names the provider: the primary's embedding does not apply
         // A fallback's answer is stored under the fallback's own key, never the primary's.
         let fallbackKey = CacheKey(endpoint: call.endpoint, provider: fallback.name, model: call.model, namespace: namespace,
                                    body: call.json, streamed: call.streamed)
+        // ...and that key is where a repeat finds it while the primary is still down.
+        if config.cache.enabled, call.policy.lookup,
+           case .hit(let cached) = await tiers.lookup(fallbackKey, now: Self.now(), maxAge: call.policy.maxAge),
+           let response = serve(cached, call: fallbackCall, outcome: .hit, key: fallbackKey) {
+            return response
+        }
         return await fetch(fallbackCall, key: fallbackKey, namespace: namespace, coalesce: call.policy.lookup, allowFallback: false)
     }
 

@@ -24,6 +24,9 @@ public protocol CacheStore: Sendable {
     func namespaceSecret(proposed: String) async throws -> String
     /// A number that changes on every clear, polled so other processes drop their memory tier.
     func clearGeneration() async throws -> Int
+    /// Entries carrying a semantic record, created at or after `since` (oldest first), for
+    /// building the semantic index on start and picking up other processes' entries.
+    func semanticRows(since: Double, limit: Int) async throws -> [SemanticIndexRow]
     /// Cheap liveness check for `/readyz`.
     func ping() async throws
     func close() async throws

@@ -23,6 +23,9 @@ public enum CacheTransfer {
             ("hit_count", .int(entry.hitCount)),
             ("prompt_tokens", .int(entry.promptTokens)),
             ("completion_tokens", .int(entry.completionTokens)),
+            ("semantic_scope", entry.semantic.map { .string($0.scope) } ?? .null),
+            ("semantic_text", entry.semantic.map { .string($0.text) } ?? .null),
+            ("embedding_base64", entry.semantic.map { .string(Data($0.vectorBytes).base64EncodedString()) } ?? .null),
         ]).jsonString
     }
 
@@ -51,8 +54,16 @@ public enum CacheTransfer {
             body: ByteBuffer(bytes: body), rawBytes: json["raw_bytes"]?.intValue ?? 0, createdAt: try double("created_at"),
             expiresAt: json["expires_at"]?.doubleValue, lastHitAt: json["last_hit_at"]?.doubleValue,
             hitCount: json["hit_count"]?.intValue ?? 0, promptTokens: json["prompt_tokens"]?.intValue ?? 0,
-            completionTokens: json["completion_tokens"]?.intValue ?? 0
+            completionTokens: json["completion_tokens"]?.intValue ?? 0,
+            semantic: semanticRecord(json)
         )
+    }
+
+    static func semanticRecord(_ json: JSONValue) -> SemanticRecord? {
+        guard let scope = json["semantic_scope"]?.stringValue, let text = json["semantic_text"]?.stringValue,
+              let encoded = json["embedding_base64"]?.stringValue, let bytes = Data(base64Encoded: encoded)
+        else { return nil }
+        return SemanticRecord(scope: scope, vector: SemanticRecord.vector(from: Array(bytes)), text: text)
     }
 
     /// Writes every entry; `progress` gets the running count.

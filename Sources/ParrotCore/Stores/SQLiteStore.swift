@@ -59,12 +59,20 @@ public final class SQLiteStore: CacheStore {
                 INSERT INTO meta(name, value) VALUES ('clear_generation', '0');
                 """)
         }
+        migrator.registerMigration("v2: semantic records") { db in
+            try db.execute(sql: """
+                ALTER TABLE entries ADD COLUMN semantic_scope TEXT;
+                ALTER TABLE entries ADD COLUMN semantic_text TEXT;
+                CREATE INDEX entries_created ON entries(created_at);
+                """)
+        }
         return migrator
     }
 
     static let columns = """
         key, namespace, endpoint, provider, model, mode, status, content_type, body, raw_bytes,
-        created_at, expires_at, last_hit_at, hit_count, prompt_tokens, completion_tokens
+        created_at, expires_at, last_hit_at, hit_count, prompt_tokens, completion_tokens,
+        semantic_scope, semantic_text, embedding
         """
 
     static func entry(from row: Row) -> CacheEntry? {
@@ -75,8 +83,14 @@ public final class SQLiteStore: CacheStore {
             model: row["model"], mode: CacheEntry.Mode(rawValue: row["mode"]) ?? .json, status: row["status"],
             contentType: row["content_type"], body: ByteBuffer(bytes: body), rawBytes: row["raw_bytes"],
             createdAt: row["created_at"], expiresAt: row["expires_at"], lastHitAt: row["last_hit_at"],
-            hitCount: row["hit_count"], promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"]
+            hitCount: row["hit_count"], promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
+            semantic: semanticRecord(from: row)
         )
+    }
+
+    static func semanticRecord(from row: Row) -> SemanticRecord? {
+        guard let scope: String = row["semantic_scope"], let text: String = row["semantic_text"], let vector: Data = row["embedding"] else { return nil }
+        return SemanticRecord(scope: scope, vector: SemanticRecord.vector(from: Array(vector)), text: text)
     }
 
     public func get(_ key: CacheKey) async throws -> CacheEntry? {
@@ -96,12 +110,13 @@ public final class SQLiteStore: CacheStore {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO entries(\(columns), body_bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 entry.key.hex, entry.namespace, entry.endpoint, entry.provider, entry.model, entry.mode.rawValue,
                 entry.status, entry.contentType, Data(entry.body.readableBytesView), entry.rawBytes, entry.createdAt,
                 entry.expiresAt, entry.lastHitAt, entry.hitCount, entry.promptTokens, entry.completionTokens,
+                entry.semantic?.scope, entry.semantic?.text, entry.semantic.map { Data($0.vectorBytes) },
                 entry.body.readableBytes,
             ]
         )
@@ -206,6 +221,22 @@ public final class SQLiteStore: CacheStore {
     public func clearGeneration() async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'clear_generation'") ?? 0
+        }
+    }
+
+    public func semanticRows(since: Double, limit: Int) async throws -> [SemanticIndexRow] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT key, created_at, semantic_scope, semantic_text, embedding FROM entries
+                    WHERE semantic_scope IS NOT NULL AND created_at >= ? ORDER BY created_at LIMIT ?
+                    """,
+                arguments: [since, limit]
+            ).compactMap { row in
+                guard let key = CacheKey(hex: row["key"]), let record = Self.semanticRecord(from: row) else { return nil }
+                return SemanticIndexRow(key: key, record: record, createdAt: row["created_at"])
+            }
         }
     }
 

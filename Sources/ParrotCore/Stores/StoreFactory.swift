@@ -5,7 +5,7 @@ import Logging
 public func openStore(config: CacheConfig, logger: Logger) async throws -> any CacheStore {
     switch config.store {
     case "postgres":
-        throw ConfigError(key: "cache.store", "the PostgreSQL store is not available in this build yet")
+        return try await PostgresStore.connect(url: config.postgresUrl, poolSize: config.postgresPoolSize, logger: logger)
     default:
         return try SQLiteStore(path: config.path)
     }

@@ -4,17 +4,19 @@ import ServiceLifecycle
 
 /// Background upkeep of the cache, as a lifecycle service: every second it checks the store's
 /// clear generation (so a clear made by another process empties this memory tier within 1 s),
-/// every 5 s it writes batched hit counts back, every 30 s it evicts past `cache.max_bytes`.
+/// every 2 s it adds semantic entries other processes stored, every 5 s it writes batched hit counts back, every 30 s it evicts past `cache.max_bytes`.
 /// On shutdown it writes the last hit counts.
 struct StoreJanitor: Service {
     let tiers: CacheTiers
     let config: CacheConfig
+    let semantic: SemanticTier?
     let logger: Logger
 
     func run() async throws {
         var generation = (try? await tiers.store.clearGeneration()) ?? 0
         var tick = 0
         await evict()
+        await semantic?.sync(from: tiers.store)
         while !Task.isShuttingDownGracefully {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
@@ -25,8 +27,10 @@ struct StoreJanitor: Service {
             if let current = try? await tiers.store.clearGeneration(), current != generation {
                 generation = current
                 tiers.memory.clear()
+                semantic?.index.removeAll()
                 logger.info("cache cleared elsewhere; memory tier dropped")
             }
+            if tick % 2 == 0 { await semantic?.sync(from: tiers.store) }
             if tick % 5 == 0 { await flushHits() }
             if tick % 30 == 0 { await evict() }
         }
