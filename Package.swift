@@ -68,6 +68,11 @@ let package = Package(
             dependencies: ["ParrotMock"],
             path: "Sources/mock-upstream"
         ),
+        .executableTarget(
+            name: "parrot-bench",
+            dependencies: ["ParrotCore"],
+            path: "Sources/parrot-bench"
+        ),
         .testTarget(
             name: "ParrotCoreTests",
             dependencies: [

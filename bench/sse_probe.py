@@ -168,7 +168,8 @@ class Connection:
         }
 
 
-def run(url: str, n: int, mode: str, nonce: str, hitset: int, warmup: int, timeout: float) -> dict:
+def run(url: str, n: int, mode: str, nonce: str, hitset: int, warmup: int = 20, timeout: float = 10.0,
+        raw: bool = False) -> dict:
     parsed = urllib.parse.urlsplit(url)
     host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
     path = "/v1/chat/completions"
@@ -198,7 +199,7 @@ def run(url: str, n: int, mode: str, nonce: str, hitset: int, warmup: int, timeo
                 results[key].append(r[key])
     finally:
         conn.close()
-    return {
+    out = {
         "url": url,
         "mode": mode,
         "n": n,
@@ -209,11 +210,14 @@ def run(url: str, n: int, mode: str, nonce: str, hitset: int, warmup: int, timeo
         "first_event_ms": summary(results["first_event"]),
         "total_ms": summary(results["total"]),
     }
+    if raw:
+        out["raw"] = results
+    return out
 
 
 def prime(url: str, hitset: int, timeout: float) -> None:
     """Sends each hit prompt once (a MISS that fills the cache)."""
-    run(url, hitset, "hit", "prime", hitset, 0, timeout)
+    run(url, hitset, "hit", "prime", hitset, warmup=0, timeout=timeout)
 
 
 def main() -> None:

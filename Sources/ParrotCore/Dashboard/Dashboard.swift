@@ -231,6 +231,7 @@ enum Dashboard {
           let samples = [];          // successive /stats samples, oldest first
           let lastGood = null;       // Date of the last good sample
           let timer = null;
+          const drawnWidth = new Map(); // chart element → width it was last drawn at
 
           // ---------- formatting ----------
           const isNum = (v) => typeof v === 'number' && isFinite(v);
@@ -333,7 +334,9 @@ enum Dashboard {
           }
           function drawChart(el, points, series, yMax, fmtY) {
             el.replaceChildren();
-            const W = Math.max(160, Math.round(el.getBoundingClientRect().width) || 320), H = 150;
+            const measured = Math.round(el.getBoundingClientRect().width);
+            drawnWidth.set(el, measured);
+            const W = Math.max(160, measured || 320), H = 150;
             const L = 40, R = 6, T = 6, B = 18, w = W - L - R, h = H - T - B;
             el.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
             const now = samples.length ? samples[samples.length - 1].t : 0;
@@ -641,8 +644,15 @@ enum Dashboard {
             admin('POST', '/stats/reset', 'Reset stats', () => 'Stats reset');
           });
 
-          let resizeTimer = null;
-          window.addEventListener('resize', () => { clearTimeout(resizeTimer); resizeTimer = setTimeout(drawCharts, 100); });
+          // Charts are drawn in pixels (crisp text at any width): redraw when their width changes.
+          const charts = [$('chart-hits'), $('chart-rps')];
+          const resized = () => { if (charts.some((c) => Math.round(c.getBoundingClientRect().width) !== drawnWidth.get(c))) drawCharts(); };
+          if ('ResizeObserver' in window) {
+            const observer = new ResizeObserver(resized);
+            charts.forEach((c) => observer.observe(c));
+          } else {
+            window.addEventListener('resize', resized);
+          }
           showAdmin();
           drawCharts();
           poll();

@@ -58,25 +58,27 @@ public final class PostgresStore: CacheStore {
         )
         checkConfiguration.options.connectTimeout = .seconds(5)
         let check = checkConfiguration
-        let watch = LeaseWatch()
         do {
-            try await withDeadline(.seconds(5), onTimeout: {
-                _ = watch.abandon()
-                return PostgresStoreError(.timedOut, "no answer within 5 s")
+            let connection = try await withDeadline(.seconds(5), onTimeout: {
+                PostgresStoreError(.timedOut, "no answer from \(target.host):\(target.port) within 5 s")
             }) {
-                let connection = try await PostgresConnection.connect(configuration: check, id: 0, logger: logger)
-                guard watch.leased(connection) else {
-                    try? await connection.close()
-                    throw CancellationError()
-                }
-                do {
-                    try await migrate(connection, logger: logger)
-                } catch {
-                    try? await connection.close()
-                    throw error
-                }
-                try? await connection.close()
+                try await PostgresConnection.connect(configuration: check, id: 0, logger: logger)
             }
+            // A migration may take longer than a connection; it gets a bulk call's budget.
+            let watch = LeaseWatch()
+            _ = watch.leased(connection)
+            do {
+                try await withDeadline(Budget.bulk.total, onTimeout: {
+                    _ = watch.abandon()
+                    return PostgresStoreError(.timedOut, "the schema migration did not finish within \(Budget.bulk.total)")
+                }) {
+                    try await migrate(connection, logger: logger)
+                }
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+            try? await connection.close()
         } catch {
             throw target.configError(Self.describe(error, connecting: target))
         }
@@ -88,7 +90,9 @@ public final class PostgresStore: CacheStore {
         configuration.options.maximumConnections = max(1, poolSize)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.additionalStartupParameters = [("application_name", "parrot")]
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        var poolLogger = logger
+        poolLogger[metadataKey: "component"] = "postgres-pool"
+        let client = PostgresClient(configuration: configuration, backgroundLogger: poolLogger)
         // Detached: the pool must outlive a graceful shutdown of the server, so the janitor can
         // write the last hit counts; `close()` ends it.
         let runner = Task.detached { await client.run() }
@@ -274,7 +278,6 @@ public final class PostgresStore: CacheStore {
                         "WITH gone AS (DELETE FROM parrot_entries RETURNING 1) SELECT count(*) FROM gone", logger: logger)
                 }
                 let count = try await Self.single(Int.self, rows) ?? 0
-                try await Self.bumpClearGeneration(connection, logger: logger)
                 return count
             }
         }
@@ -311,7 +314,7 @@ public final class PostgresStore: CacheStore {
                 removed += try await Self.single(Int.self, connection.query("""
                     WITH ranked AS (
                         SELECT key, SUM(body_bytes) OVER (
-                            ORDER BY (expires_at IS NOT NULL AND expires_at < \(now)) DESC, last_hit_at ASC, key
+                            ORDER BY last_hit_at ASC, key
                             ROWS UNBOUNDED PRECEDING
                         ) - body_bytes AS freed_before
                         FROM parrot_entries
@@ -562,6 +565,9 @@ public final class PostgresStore: CacheStore {
                 } else {
                     reason = "cannot connect to PostgreSQL: \(underlying)"
                 }
+            case .serverClosedConnection, .uncleanShutdown:
+                let underlying = error.underlying.map { " (\($0))" } ?? ""
+                reason = "the server\(target.map { " at \($0.host):\($0.port)" } ?? "") closed the connection\(underlying)"
             case .sslUnsupported:
                 reason = "the server does not support TLS, but sslmode=\(target?.sslMode.rawValue ?? "require") needs it"
             case .authMechanismRequiresPassword:

@@ -1,0 +1,116 @@
+import Foundation
+import NIOCore
+import ParrotCore
+import Synchronization
+
+// Micro-benchmarks of Parrot's hot-path pieces, measured in-process (no sockets): the provider
+// guard's state machines, key derivation, the memory tier, and the semantic index at 100k
+// vectors. Build with -c release; prints measured numbers only.
+//   swift build -c release --product parrot-bench && .build/release/parrot-bench [--quick]
+
+let quick = CommandLine.arguments.contains("--quick")
+
+func measure(_ name: String, iterations: Int, _ body: () -> Void) {
+    for _ in 0..<min(iterations / 10, 10_000) { body() }  // warm-up
+    let clock = ContinuousClock()
+    let elapsed = clock.measure { for _ in 0..<iterations { body() } }
+    let ns = Double(elapsed.components.attoseconds) / 1e9 + Double(elapsed.components.seconds) * 1e9
+    print(String(format: "%-52@ %10.1f ns/op  (%d ops)", name as NSString, ns / Double(iterations), iterations))
+}
+
+func percentiles(_ name: String, samples: [Double]) {
+    let sorted = samples.sorted()
+    func p(_ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+    print(String(format: "%-52@ p50 %.3f ms  p99 %.3f ms  max %.3f ms  (%d searches)", name as NSString, p(0.5), p(0.99), sorted.last!, sorted.count))
+}
+
+print("parrot-bench — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.physicalMemory >> 20) MiB")
+print("")
+print("Provider guard (state machines behind a Mutex, as the driver runs them)")
+let n = quick ? 200_000 : 2_000_000
+var now = 0.0
+let breaker = Mutex(CircuitBreakerStateMachine(config: BreakerConfig()))
+measure("breaker: requestArrived + requestSucceeded", iterations: n) {
+    now += 0.001
+    _ = breaker.withLock { $0.requestArrived(now: now) }
+    _ = breaker.withLock { $0.requestSucceeded(now: now) }
+}
+let unlimited = Mutex(RateLimiterStateMachine(rpm: 0, tpm: 0, maxQueueWaitMs: 2000, now: 0))
+measure("limiter (no limits): requestArrived", iterations: n) {
+    _ = unlimited.withLock { $0.requestArrived(estimatedTokens: 100, now: now) }
+}
+let limiter = Mutex(RateLimiterStateMachine(rpm: 1_000_000_000, tpm: 1_000_000_000, maxQueueWaitMs: 2000, now: 0))
+measure("limiter (rpm+tpm): requestArrived + usageReported", iterations: n) {
+    now += 0.000001
+    _ = limiter.withLock { $0.requestArrived(estimatedTokens: 100, now: now) }
+    limiter.withLock { $0.usageReported(estimated: 100, actual: 120, now: now) }
+}
+
+print("")
+print("Cache key and memory tier")
+let body = Array(#"{"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":"You are a helpful assistant that answers briefly."},{"role":"user","content":"\#(String(repeating: "Explain how a parrot learns words. ", count: 60))"}]}"#.utf8)
+print("request body: \(body.count) bytes")
+var key = CacheKey(digest: [])
+measure("parse JSON body", iterations: quick ? 20_000 : 100_000) { _ = try! JSONParser.parse(body) }
+let json = try! JSONParser.parse(body)
+measure("canonical key (SHA-256) from parsed body", iterations: quick ? 20_000 : 100_000) {
+    key = CacheKey(endpoint: .chatCompletions, provider: "openai", model: "gpt-4o-mini", namespace: "default", body: json, streamed: false)
+}
+let namespaces = NamespaceDeriver(secret: "bench-secret", shareAcrossKeys: false)
+measure("namespace HMAC of a credential", iterations: quick ? 100_000 : 1_000_000) {
+    _ = namespaces.namespace(credential: "Bearer sk-bench-key", name: nil)
+}
+let memory = MemoryTier(capacityBytes: 64 << 20)
+let answer = ByteBuffer(bytes: Array(repeating: UInt8(ascii: "a"), count: 2400))
+for i in 0..<10_000 {
+    let k = CacheKey(digest: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i &* 7 &+ i >> 8) })
+    memory.put(CachedAnswer(entry: CacheEntry(key: k, namespace: "default", endpoint: "/v1/chat/completions", provider: "openai", model: "m",
+                                              mode: .json, status: 200, contentType: "application/json", body: answer, rawBytes: 2400,
+                                              createdAt: 0, expiresAt: nil), identityBody: answer))
+}
+let probeKey = CacheKey(digest: (0..<32).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 5000 &* 7 &+ 5000 >> 8) })
+measure("memory tier get (10k entries)", iterations: n) { _ = memory.get(probeKey) }
+
+print("")
+print("Semantic index: 384-d vectors, one scope")
+let count = quick ? 20_000 : 100_000
+let dimension = 384
+func randomVector() -> [Float] {
+    var rng = SystemRandomNumberGenerator()
+    return (0..<dimension).map { _ in Float.random(in: -1...1, using: &rng) }
+}
+let rssBefore = residentBytes()
+let index = VectorIndex()
+var stored: [[Float]] = []
+for i in 0..<count {
+    let v = randomVector()
+    if i % 1000 == 0 { stored.append(v) }
+    index.insert(key: CacheKey(digest: withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } + Array(repeating: 0, count: 24)), scope: "s", vector: v, text: "text \(i)")
+}
+let rssAfter = residentBytes()
+print(String(format: "%-52@ %.1f MiB for %d vectors (%.0f bytes each)", "index memory (RSS growth)" as NSString,
+             Double(rssAfter - rssBefore) / 1048576, count, Double(rssAfter - rssBefore) / Double(count)))
+var missSamples: [Double] = []
+var hitSamples: [Double] = []
+var found = 0
+for i in 0..<(quick ? 200 : 1000) {
+    let clock = ContinuousClock()
+    let query = randomVector()
+    let t = clock.measure { _ = index.search(scope: "s", vector: query, threshold: 0.8) }
+    missSamples.append(Double(t.components.attoseconds) / 1e15 + Double(t.components.seconds) * 1000)
+    var near = stored[i % stored.count]
+    near[0] += 0.1
+    var match: VectorIndex.Match?
+    let h = clock.measure { match = index.search(scope: "s", vector: near, threshold: 0.8) }
+    if match != nil { found += 1 }
+    hitSamples.append(Double(h.components.attoseconds) / 1e15 + Double(h.components.seconds) * 1000)
+}
+percentiles("search, no match (\(count) vectors)", samples: missSamples)
+percentiles("search, near-duplicate present (\(count) vectors)", samples: hitSamples)
+print("near-duplicates found: \(found) of \(hitSamples.count)")
+
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}

@@ -1,0 +1,277 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import ParrotCore
+import ParrotMock
+import XCTest
+
+/// Every way a provider can fail: each gives the client a clear error (or the part of a stream
+/// that was relayed before the fault), is never cached, and is counted by the breaker as
+/// DESIGN.md says (5xx, timeouts and connection errors are failures; an answer that arrived is not).
+final class UpstreamFaultTests: XCTestCase {
+    /// Retries off, so each request is exactly one upstream attempt and one breaker event.
+    static func oneAttempt(_ config: inout ProxyConfig) {
+        config.providers["openai"]!.maxRetries = 0
+    }
+
+    /// A client's view of one exchange, including a body that broke off.
+    struct Fetched: Sendable {
+        var status: Int?
+        var headers = HTTPHeaders()
+        var bytes: [UInt8] = []
+        /// The response did not arrive whole: the connection was closed or reset mid-body.
+        var cut = false
+
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+        var cache: String? { headers.first(name: "x-parrot-cache") }
+        var json: JSONValue? { try? JSONParser.parse(bytes) }
+    }
+
+    static func fetch(_ proxy: TestProxy, _ text: String, stream: Bool = false, headers: [(String, String)] = []) async -> Fetched {
+        var request = HTTPClientRequest(url: proxy.baseURL + "/v1/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(string:
+            #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"\#(text)"}]\#(stream ? #","stream":true"# : "")}"#))
+        var fetched = Fetched()
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        } catch {
+            fetched.cut = true
+            return fetched
+        }
+        fetched.status = Int(response.status.code)
+        fetched.headers = response.headers
+        do {
+            for try await chunk in response.body { fetched.bytes += chunk.readableBytesView }
+        } catch {
+            fetched.cut = true
+        }
+        return fetched
+    }
+
+    struct Breaker: Equatable {
+        var errors: Int
+        var failures: Int
+        var state: String
+    }
+
+    static func breaker(_ proxy: TestProxy) async throws -> Breaker {
+        let openai = try await proxy.stats()["providers"]?["openai"]
+        return Breaker(errors: openai?["errors"]?.intValue ?? -1, failures: openai?["breaker"]?["failures"]?.intValue ?? -1,
+                       state: openai?["breaker"]?["state"]?.stringValue ?? "?")
+    }
+
+    /// Asking again without the fault goes upstream (nothing of the faulty answer was kept),
+    /// and only that fresh, whole answer ends up in the store.
+    func assertNotCached(_ proxy: TestProxy, _ text: String, stream: Bool = false, headers: [(String, String)] = [],
+                         file: StaticString = #filePath, line: UInt = #line) async throws {
+        let before = proxy.mock.requestCount(path: "/v1/chat/completions")
+        let again = try await proxy.chat(text, stream: stream, headers: headers)
+        XCTAssertEqual(again.status, 200, again.body, file: file, line: line)
+        XCTAssertEqual(again.cache, "MISS", "the faulty answer was served from the cache", file: file, line: line)
+        XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), before + 1, file: file, line: line)
+        let stored = try await eventually { try await proxy.stats()["cache"]?["entries"] == .int(1) }
+        XCTAssertTrue(stored, "the fresh answer, and only it, is stored", file: file, line: line)
+        let hit = try await proxy.chat(text, stream: stream, headers: headers)
+        XCTAssertEqual(hit.cache, "HIT", file: file, line: line)
+        XCTAssertEqual(hit.body, again.body, "the stored answer is the fresh one", file: file, line: line)
+    }
+
+    static func assertOpenAIError(_ fetched: Fetched, status: Int, code: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(fetched.status, status, fetched.text, file: file, line: line)
+        XCTAssertFalse(fetched.cut, file: file, line: line)
+        XCTAssertEqual(fetched.json?["error"]?["code"]?.stringValue, code, fetched.text, file: file, line: line)
+        XCTAssertNotNil(fetched.json?["error"]?["message"]?.stringValue, file: file, line: line)
+        XCTAssertEqual(fetched.headers.first(name: "content-type"), "application/json", file: file, line: line)
+    }
+
+    // MARK: no answer at all
+
+    func testConnectionRefusedIs502AndOpensTheBreakerAtItsThreshold() async throws {
+        let closedPort = try freeLocalPort()
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.providers["openai"]!.baseURL = "http://127.0.0.1:\(closedPort)/v1"
+            config.providers["openai"]!.breaker.failureThreshold = 2
+            config.providers["openai"]!.breaker.openSeconds = 60
+        }) { proxy in
+            let first = await Self.fetch(proxy, "refused")
+            Self.assertOpenAIError(first, status: 502, code: "upstream_unreachable")
+            XCTAssertEqual(first.cache, "MISS")
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let second = await Self.fetch(proxy, "refused")
+            Self.assertOpenAIError(second, status: 502, code: "upstream_unreachable")
+            let v2 = try await Self.breaker(proxy)
+            XCTAssertEqual(v2, Breaker(errors: 2, failures: 2, state: "open"), "failure_threshold = 2")
+            // Open: answered at once, without an attempt.
+            let third = await Self.fetch(proxy, "refused")
+            Self.assertOpenAIError(third, status: 503, code: "provider_unavailable")
+            XCTAssertNotNil(third.headers.first(name: "retry-after"))
+            let v3 = try await Self.breaker(proxy)
+            XCTAssertEqual(v3.errors, 2)
+            let entries = try await proxy.stats()["cache"]?["entries"]
+            XCTAssertEqual(entries, .int(0))
+        }
+    }
+
+    func testConnectionClosedWithoutAnAnswerIs502AndNotCached() async throws {
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let fetched = await Self.fetch(proxy, "closed on me", headers: [("x-mock-close", "1")])
+            Self.assertOpenAIError(fetched, status: 502, code: "upstream_unreachable")
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            try await assertNotCached(proxy, "closed on me")
+        }
+    }
+
+    func testStallPastTheProviderTimeoutIs504AndNotCached() async throws {
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.providers["openai"]!.timeoutMs = 300
+        }) { proxy in
+            let started = ContinuousClock.now
+            let fetched = await Self.fetch(proxy, "stalled", headers: [("x-mock-stall", "1")])
+            Self.assertOpenAIError(fetched, status: 504, code: "upstream_timeout")
+            XCTAssertLessThan(ContinuousClock.now - started, .seconds(10), "answered near the timeout, not when the stall ends (120 s)")
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            try await assertNotCached(proxy, "stalled")
+        }
+    }
+
+    // MARK: an answer that breaks off
+
+    func testResetMidBodyCutsTheClientAndStoresNothing() async throws {
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let plain = await Self.fetch(proxy, "reset plain", headers: [("x-mock-reset", "1")])
+            XCTAssertEqual(plain.status, 200, "the head was already relayed")
+            XCTAssertTrue(plain.cut, "the client learns the body is incomplete: \(plain.text)")
+            XCTAssertNil(plain.json)
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"), "a body that breaks is a failure")
+            try await assertNotCached(proxy, "reset plain")
+        }
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let streamed = await Self.fetch(proxy, "reset stream", stream: true, headers: [("x-mock-reset", "1"), ("x-mock-chunks", "6")])
+            XCTAssertEqual(streamed.status, 200)
+            XCTAssertTrue(streamed.cut)
+            XCTAssertTrue(streamed.text.hasPrefix("data: {"), "the relayed part of the stream: \(streamed.text)")
+            XCTAssertFalse(streamed.text.contains("[DONE]"))
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            try await assertNotCached(proxy, "reset stream", stream: true)
+        }
+    }
+
+    func testCutStreamIsRelayedAsFarAsItWentAndNeverCached() async throws {
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let fetched = await Self.fetch(proxy, "cut me", stream: true, headers: [("x-mock-cut-after", "2"), ("x-mock-chunks", "6")])
+            XCTAssertEqual(fetched.status, 200)
+            XCTAssertEqual(fetched.cache, "MISS")
+            XCTAssertTrue(fetched.cut, "the client sees the stream end abnormally")
+            let events = fetched.text.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
+            XCTAssertEqual(events.count, 3, "the role chunk and two content chunks were relayed: \(fetched.text)")
+            XCTAssertFalse(fetched.text.contains("[DONE]"))
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            try await assertNotCached(proxy, "cut me", stream: true)
+        }
+    }
+
+    func testSlowDripPastTheTimeoutIsCutAndNeverCached() async throws {
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.providers["openai"]!.timeoutMs = 500
+        }) { proxy in
+            proxy.mock.enqueue(.slowDrip(chunkDelayMs: 250))
+            let plain = await Self.fetch(proxy, "drip plain", headers: [("x-mock-chunks", "8")])
+            XCTAssertEqual(plain.status, 200)
+            XCTAssertTrue(plain.cut, "8 pieces 250 ms apart cannot finish in 500 ms")
+            let streamed = await Self.fetch(proxy, "drip stream", stream: true,
+                                            headers: [("x-mock-chunks", "8"), ("x-mock-chunk-delay-ms", "250")])
+            XCTAssertEqual(streamed.status, 200)
+            XCTAssertTrue(streamed.cut)
+            XCTAssertTrue(streamed.text.hasPrefix("data: {"), streamed.text)
+            XCTAssertFalse(streamed.text.contains("[DONE]"))
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 2, failures: 2, state: "closed"))
+            try await assertNotCached(proxy, "drip plain")
+        }
+    }
+
+    func testSlowDripWithinTheTimeoutIsRelayedAsItComesAndCached() async throws {
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.providers["openai"]!.timeoutMs = 5000
+        }) { proxy in
+            let streamed = await Self.fetch(proxy, "patient", stream: true, headers: [("x-mock-chunks", "5"), ("x-mock-chunk-delay-ms", "80")])
+            XCTAssertEqual(streamed.status, 200)
+            XCTAssertFalse(streamed.cut)
+            XCTAssertTrue(streamed.text.hasSuffix("data: [DONE]\n\n"))
+            let hit = try await proxy.chat("patient", stream: true)
+            XCTAssertEqual(hit.cache, "HIT")
+            XCTAssertEqual(hit.bytes, streamed.bytes)
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+        }
+    }
+
+    // MARK: an answer that arrived but must not be kept
+
+    func testInvalidJSONWith200IsRelayedAsSentButNeverCached() async throws {
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let fetched = await Self.fetch(proxy, "garbled", headers: [("x-mock-invalid-json", "1")])
+            XCTAssertEqual(fetched.status, 200)
+            XCTAssertFalse(fetched.cut, "relayed whole, as the provider sent it")
+            XCTAssertNil(fetched.json)
+            XCTAssertTrue(fetched.text.hasPrefix(#"{"id":"chatcmpl-"#), fetched.text)
+            // An answer did arrive: not a 5xx, timeout or connection error, so not a breaker failure.
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+            try await assertNotCached(proxy, "garbled")
+        }
+    }
+
+    func testAnswerOverMaxEntryBytesIsRelayedWholeButNotStored() async throws {
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.cache.maxEntryBytes = 64 * 1024
+        }) { proxy in
+            let size = [("x-mock-size", "400000")]
+            let plain = await Self.fetch(proxy, "huge plain", headers: size)
+            XCTAssertEqual(plain.status, 200)
+            XCTAssertFalse(plain.cut)
+            let content = plain.json?["choices"]?[0]?["message"]?["content"]?.stringValue ?? ""
+            XCTAssertGreaterThanOrEqual(content.utf8.count, 400_000, "the whole answer reached the client")
+            let streamed = await Self.fetch(proxy, "huge stream", stream: true, headers: size)
+            XCTAssertFalse(streamed.cut)
+            XCTAssertGreaterThan(streamed.bytes.count, 400_000)
+            XCTAssertTrue(streamed.text.hasSuffix("data: [DONE]\n\n"))
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+            let again = try await proxy.chat("huge plain", headers: size)
+            XCTAssertEqual(again.cache, "MISS")
+            let againStream = try await proxy.chat("huge stream", stream: true, headers: size)
+            XCTAssertEqual(againStream.cache, "MISS")
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 4)
+            let entries = try await proxy.stats()["cache"]?["entries"]
+            XCTAssertEqual(entries, .int(0))
+        }
+    }
+
+    func testUpstreamServerErrorIsRelayedCountedAndNotCached() async throws {
+        try await withProxy(configure: Self.oneAttempt) { proxy in
+            let fetched = await Self.fetch(proxy, "five hundred", headers: [("x-mock-status", "503")])
+            XCTAssertEqual(fetched.status, 503)
+            XCTAssertEqual(fetched.json?["error"]?["type"]?.stringValue.map { !$0.isEmpty }, true, fetched.text)
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            try await assertNotCached(proxy, "five hundred")
+        }
+    }
+}
