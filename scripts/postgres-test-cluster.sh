@@ -84,7 +84,15 @@ port_in_use() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+# A start that fails half-way leaves no server running and no directory behind.
+partial_dir=""
+abandon() {
+  [[ -n "$partial_dir" ]] || return 0
+  stop "$partial_dir" >/dev/null 2>&1 || rm -rf "$partial_dir"
+}
+
 start() {
+  trap abandon EXIT
   local bindir
   if ! bindir=$(find_bindir); then
     install_postgres
@@ -96,6 +104,7 @@ start() {
   local dir
   dir=$(mktemp -d "${TMPDIR:-/tmp}/parrot-pg.XXXXXX")
   chmod 700 "$dir"
+  partial_dir=$dir
   printf 'user=%s\nbindir=%s\n' "$user" "$bindir" >"$dir/.parrot-pg-cluster"
   chown -R "$user" "$dir"
   cd "$dir"
@@ -141,6 +150,7 @@ EOF
     -c "CREATE ROLE parrot LOGIN CREATEDB PASSWORD '$password'" >&2 \
     || die "could not create the test role"
 
+  partial_dir=""
   log "ready on 127.0.0.1:$port"
   echo "export PARROT_TEST_POSTGRES_URL=postgres://parrot:$password@127.0.0.1:$port/postgres?sslmode=disable"
   echo "export PARROT_TEST_POSTGRES_DIR=$dir"

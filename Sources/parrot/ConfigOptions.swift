@@ -14,7 +14,7 @@ struct ConfigOptions: ParsableArguments {
                 FileHandle.standardError.write(Data("parrot: warning: \(warning)\n".utf8))
             }
         } catch let error as ConfigError {
-            throw ValidationError(error.description)
+            throw ConfigFailure(error)
         }
     }
 }
@@ -31,3 +31,18 @@ func printError(_ message: String) {
 }
 
 var standardErrorIsTerminal: Bool { isatty(STDERR_FILENO) != 0 }
+
+/// A configuration error: printed as one line naming the key, exit status 2, no usage text
+/// (the command line was fine; the configuration was not).
+struct ConfigFailure: Error, CustomStringConvertible {
+    let error: ConfigError
+    init(_ error: ConfigError) { self.error = error }
+    var description: String { error.description }
+}
+
+extension ConfigFailure {
+    static func exit(_ error: ConfigError) -> ExitCode {
+        printError(error.description)
+        return ExitCode(2)
+    }
+}

@@ -15,17 +15,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Listen on this port (overrides server.port; 0 picks a free one).") var port: Int?
 
     func run() async throws {
+        do {
+            try await serve()
+        } catch let failure as ConfigFailure {
+            throw ConfigFailure.exit(failure.error)
+        } catch let error as ConfigError {
+            throw ConfigFailure.exit(error)
+        }
+    }
+
+    func serve() async throws {
         var config = try options.load()
         if let host { config.server.host = host }
         if let port { config.server.port = port }
         let environment = ProcessInfo.processInfo.environment
-        let secrets: Secrets
-        do {
-            try config.validate()
-            secrets = try config.resolveSecrets(environment: environment)
-        } catch let error as ConfigError {
-            throw ValidationError(error.description)
-        }
+        try config.validate()
+        let secrets = try config.resolveSecrets(environment: environment)
         let level = Logger.Level(rawValue: config.log.level) ?? .info
         let json = config.log.format == "json"
         LoggingSystem.bootstrap { label in
@@ -35,12 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "parrot")
         logger.logLevel = level
-        let app: ParrotApplication
-        do {
-            app = try await buildApplication(config: config, secrets: secrets, logger: logger)
-        } catch let error as ConfigError {
-            throw ValidationError(error.description)
-        }
+        let app = try await buildApplication(config: config, secrets: secrets, logger: logger)
         try await app.application.runService()
     }
 }

@@ -170,13 +170,23 @@ final class UpstreamFaultTests: XCTestCase {
 
     func testCutStreamIsRelayedAsFarAsItWentAndNeverCached() async throws {
         try await withProxy(configure: Self.oneAttempt) { proxy in
-            let fetched = await Self.fetch(proxy, "cut me", stream: true, headers: [("x-mock-cut-after", "2"), ("x-mock-chunks", "6")])
-            XCTAssertEqual(fetched.status, 200)
-            XCTAssertEqual(fetched.cache, "MISS")
-            XCTAssertTrue(fetched.cut, "the client sees the stream end abnormally")
-            let events = fetched.text.components(separatedBy: "\n\n").filter { $0.hasPrefix("data: ") }
-            XCTAssertEqual(events.count, 3, "the role chunk and two content chunks were relayed: \(fetched.text)")
-            XCTAssertFalse(fetched.text.contains("[DONE]"))
+            // A raw socket shows exactly what reached the client before the connection ended.
+            let port = proxy.port
+            let (raw, closed) = try await onThread {
+                let connection = try RawHTTPConnection(port: port)
+                let body = #"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"cut me"}]}"#
+                connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nContent-Type: application/json\r\n"
+                                + "x-mock-cut-after: 2\r\nx-mock-chunks: 6\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+                return connection.readToClose(deadline: .now + .seconds(10))
+            }
+            let text = String(decoding: raw, as: UTF8.self)
+            XCTAssertTrue(closed, "Parrot ends the connection so the client knows the stream was cut")
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 200"), text)
+            XCTAssertTrue(text.lowercased().contains("x-parrot-cache: miss"), text)
+            XCTAssertEqual(text.components(separatedBy: #"data: {"id""#).count - 1, 3,
+                           "the role chunk and the two content chunks the provider sent were relayed: \(text)")
+            XCTAssertFalse(text.contains("[DONE]"))
+            XCTAssertFalse(text.hasSuffix("0\r\n\r\n"), "no chunked terminator: the stream must not look complete")
             let v1 = try await Self.breaker(proxy)
             XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "cut me", stream: true)
@@ -184,23 +194,45 @@ final class UpstreamFaultTests: XCTestCase {
     }
 
     func testSlowDripPastTheTimeoutIsCutAndNeverCached() async throws {
+        // `timeout_ms` bounds the wait for the head and then every gap between two reads: a
+        // provider that pauses longer than that mid-answer is cut off.
         try await withProxy(configure: { config in
             Self.oneAttempt(&config)
-            config.providers["openai"]!.timeoutMs = 500
+            config.providers["openai"]!.timeoutMs = 400
         }) { proxy in
-            proxy.mock.enqueue(.slowDrip(chunkDelayMs: 250))
-            let plain = await Self.fetch(proxy, "drip plain", headers: [("x-mock-chunks", "8")])
+            proxy.mock.enqueue(.slowDrip(chunkDelayMs: 1000))
+            let plain = await Self.fetch(proxy, "drip plain", headers: [("x-mock-chunks", "3")])
             XCTAssertEqual(plain.status, 200)
-            XCTAssertTrue(plain.cut, "8 pieces 250 ms apart cannot finish in 500 ms")
+            XCTAssertTrue(plain.cut, "a 1 s pause with a 400 ms timeout")
             let streamed = await Self.fetch(proxy, "drip stream", stream: true,
-                                            headers: [("x-mock-chunks", "8"), ("x-mock-chunk-delay-ms", "250")])
+                                            headers: [("x-mock-chunks", "3"), ("x-mock-chunk-delay-ms", "1000")])
             XCTAssertEqual(streamed.status, 200)
             XCTAssertTrue(streamed.cut)
-            XCTAssertTrue(streamed.text.hasPrefix("data: {"), streamed.text)
             XCTAssertFalse(streamed.text.contains("[DONE]"))
             let v1 = try await Self.breaker(proxy)
             XCTAssertEqual(v1, Breaker(errors: 2, failures: 2, state: "closed"))
             try await assertNotCached(proxy, "drip plain")
+            let again = try await proxy.chat("drip stream", stream: true)
+            XCTAssertEqual(again.cache, "MISS")
+        }
+    }
+
+    func testAProviderThatCutsEveryStreamOpensTheBreakerAtItsThreshold() async throws {
+        try await withProxy(configure: { config in
+            Self.oneAttempt(&config)
+            config.providers["openai"]!.breaker.failureThreshold = 3
+            config.providers["openai"]!.breaker.openSeconds = 60
+        }) { proxy in
+            for i in 0..<3 {
+                let cut = await Self.fetch(proxy, "always cut \(i)", stream: true, headers: [("x-mock-cut-after", "1")])
+                XCTAssertEqual(cut.status, 200, "each head arrives; each body breaks")
+                XCTAssertTrue(cut.cut)
+            }
+            let v1 = try await Self.breaker(proxy)
+            XCTAssertEqual(v1, Breaker(errors: 3, failures: 3, state: "open"), "a head that arrived does not hide the body that broke")
+            let refused = await Self.fetch(proxy, "always cut 4", stream: true)
+            Self.assertOpenAIError(refused, status: 503, code: "provider_unavailable")
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 3)
         }
     }
 

@@ -50,10 +50,18 @@ public final class HTTPUpstreamClient: UpstreamClient {
         case .stream(let sequence, let length):
             outbound.body = .stream(sequence, length: length.map { .known(Int64($0)) } ?? .unknown)
         }
+        // AsyncHTTPClient applies this deadline until the head arrives; after it, the read
+        // timeout (`timeout_ms` between two reads) bounds the body.
+        var headTimeout = timeout
+        if let deadline = request.deadline {
+            let left = (deadline - ContinuousClock.now).components
+            let nanoseconds = left.seconds * 1_000_000_000 + left.attoseconds / 1_000_000_000
+            headTimeout = min(headTimeout, .nanoseconds(max(0, nanoseconds)))
+        }
         active.increment()
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(outbound, timeout: timeout)
+            response = try await client.execute(outbound, timeout: headTimeout)
         } catch {
             active.decrement()
             throw Self.classify(error, provider: provider)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Synchronization
 
 /// Protects one provider: rate limits (RPM/TPM) → circuit breaker → retries. Connection
@@ -39,6 +40,8 @@ public final class ProviderGuard: Sendable {
     ///   - estimatedTokens: the request's token estimate for the TPM bucket.
     func send(_ request: UpstreamRequest, via client: any UpstreamClient, retryable: Bool, estimatedTokens: Int,
               deadline: ContinuousClock.Instant) async throws(ParrotError) -> UpstreamResponse {
+        var request = request
+        request.deadline = deadline
         var attempt = 0
         while true {
             try await admit(estimatedTokens: attempt == 0 ? estimatedTokens : 0, deadline: deadline)
@@ -48,8 +51,10 @@ public final class ProviderGuard: Sendable {
                 let response = try await client.send(request)
                 observeLimits(response.head)
                 let failed = response.head.status >= 500 || response.head.status == 429
-                if response.head.status >= 500 { record(failure: true) } else { record(failure: false) }
-                guard failed else { return response }
+                // An answer's outcome is known when its body ends: a provider that sends heads and
+                // then cuts every body must still trip the breaker.
+                guard failed else { return UpstreamResponse(head: response.head, body: ReportingBody(base: response.body, outcome: BodyOutcome(self))) }
+                record(failure: response.head.status >= 500)
                 stats?.errors.add(1, ordering: .relaxed)
                 let retryAfter = response.head.header("retry-after").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard canRetry, await pause(attempt: attempt, retryAfter: retryAfter, deadline: deadline) else { return response }
@@ -98,9 +103,50 @@ public final class ProviderGuard: Sendable {
         }
     }
 
-    /// A body that broke after the head counts as a failure too.
-    func recordBodyFailure() {
-        record(failure: true)
+    /// Reports an answer's outcome once, when its body ends: a body that breaks (reset, cut,
+    /// read timeout) is a provider error and a breaker failure like a failed connection; one read
+    /// to the end, abandoned by its client, or never read is a success (the provider answered).
+    final class BodyOutcome: Sendable {
+        private let owner: ProviderGuard
+        private let reported = Atomic<Bool>(false)
+
+        init(_ owner: ProviderGuard) { self.owner = owner }
+
+        func bodyEnded(failed: Bool) {
+            guard !reported.exchange(true, ordering: .relaxed) else { return }
+            if failed { owner.stats?.errors.add(1, ordering: .relaxed) }
+            owner.record(failure: failed)
+        }
+
+        deinit { bodyEnded(failed: false) }
+    }
+
+    /// A provider's body that reports to a `BodyOutcome` how it ended.
+    struct ReportingBody: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let base: any AsyncSequence<ByteBuffer, any Error> & Sendable
+        let outcome: BodyOutcome
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var base: any AsyncIteratorProtocol<ByteBuffer, any Error>
+            let outcome: BodyOutcome
+
+            mutating func next() async throws -> ByteBuffer? {
+                do {
+                    let chunk = try await base.next()
+                    if chunk == nil { outcome.bodyEnded(failed: false) }
+                    return chunk
+                } catch {
+                    // Cancelled: every client left, the provider is not to blame.
+                    outcome.bodyEnded(failed: !Task.isCancelled)
+                    throw error
+                }
+            }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(base: base.makeAsyncIterator(), outcome: outcome)
+        }
     }
 
     func recordUsage(estimated: Int, actual: Int) {

@@ -21,12 +21,17 @@ public struct UpstreamRequest: Sendable {
     public var url: String
     public var headers: [(String, String)]
     public var body: Body
+    /// When the client's request runs out of time (`server.request_timeout_ms`): a response head
+    /// not received by then is a timeout, whatever the provider's own `timeout_ms` allows.
+    public var deadline: ContinuousClock.Instant?
 
-    public init(method: HTTPRequest.Method, url: String, headers: [(String, String)], body: Body) {
+    public init(method: HTTPRequest.Method, url: String, headers: [(String, String)], body: Body,
+                deadline: ContinuousClock.Instant? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.deadline = deadline
     }
 }
 

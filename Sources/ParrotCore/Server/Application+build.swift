@@ -36,10 +36,15 @@ public func buildApplication(
     try config.validate()
     let store = try await openStore(config: config.cache, logger: logger)
     let secret: String
-    if let configured = secrets.namespaceSecret {
-        secret = configured
-    } else {
-        secret = try await store.namespaceSecret(proposed: NamespaceDeriver.generateSecret())
+    do {
+        if let configured = secrets.namespaceSecret {
+            secret = configured
+        } else {
+            secret = try await store.namespaceSecret(proposed: NamespaceDeriver.generateSecret())
+        }
+    } catch {
+        try? await store.close()
+        throw error
     }
     let stats = Stats(providers: config.providers.keys)
     var providers: [String: Provider] = [:]

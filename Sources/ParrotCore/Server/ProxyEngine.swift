@@ -337,7 +337,6 @@ public final class ProxyEngine: Sendable {
             }
         } catch {
             answer.upstreamElapsed = ContinuousClock.now - upstreamStarted
-            if !Task.isCancelled { call.provider.guardrail.recordBodyFailure() }
             answer.finish(HTTPUpstreamClient.classify(error, provider: call.provider.name))
             return
         }

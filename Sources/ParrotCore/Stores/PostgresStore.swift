@@ -11,7 +11,10 @@ import Synchronization
 /// - Every call has a time limit (2 s to get a connection, 5 s in all; 60 s for bulk calls), so a
 ///   lost server turns requests into `BYPASS` instead of hanging them.
 /// - Once the server is found unreachable, calls fail at once for a second, then one call probes
-///   it; the janitor's 1 s poll is such a call, so caching resumes by itself when it is back.
+///   it; the janitor's 1 s poll is such a call, so caching resumes by itself when it is back
+///   (PostgresNIO's pool retries new connections with a growing backoff, capped at 60 s, so
+///   after a long outage that can take up to a minute).
+/// - Clears reach other processes through the clear generation the janitor polls every second.
 /// - Migrations run under an advisory lock, so replicas that start together migrate once.
 public final class PostgresStore: CacheStore {
     private let client: PostgresClient
@@ -278,6 +281,7 @@ public final class PostgresStore: CacheStore {
                         "WITH gone AS (DELETE FROM parrot_entries RETURNING 1) SELECT count(*) FROM gone", logger: logger)
                 }
                 let count = try await Self.single(Int.self, rows) ?? 0
+                try await Self.bumpClearGeneration(connection, logger: logger)
                 return count
             }
         }
@@ -314,7 +318,7 @@ public final class PostgresStore: CacheStore {
                 removed += try await Self.single(Int.self, connection.query("""
                     WITH ranked AS (
                         SELECT key, SUM(body_bytes) OVER (
-                            ORDER BY last_hit_at ASC, key
+                            ORDER BY (expires_at IS NOT NULL AND expires_at < \(now)) DESC, last_hit_at ASC, key
                             ROWS UNBOUNDED PRECEDING
                         ) - body_bytes AS freed_before
                         FROM parrot_entries
@@ -741,8 +745,9 @@ private func withDeadline<T: Sendable>(
     }
 }
 
-/// `postgres://user:password@host:port/database?sslmode=…`, parsed once, with a redacted form
-/// for messages and logs.
+/// `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`), parsed once,
+/// with a redacted form for messages and logs. User and password are percent-decoded; query
+/// parameters other than `sslmode` are ignored.
 public struct PostgresURL: Sendable, Equatable {
     public enum SSLMode: String, Sendable, CaseIterable {
         case disable, allow, prefer, require

@@ -194,6 +194,14 @@ final class RawHTTPConnection {
         return .response(response)
     }
 
+    /// Everything the peer sends until it closes the connection or `deadline` passes, raw
+    /// (chunked framing included); `closed` tells which.
+    func readToClose(deadline: ContinuousClock.Instant) -> (bytes: [UInt8], closed: Bool) {
+        while fill(until: deadline) {}
+        defer { buffer = [] }
+        return (buffer, peerClosed)
+    }
+
     /// True when the peer closes the connection before `deadline`; bytes that arrive meanwhile
     /// are discarded.
     func waitForClose(deadline: ContinuousClock.Instant) -> Bool {
