@@ -10,6 +10,9 @@ public final class CacheTiers: Sendable {
     public let hits = HitRecorder()
     let logger: Logger
     private let storeHealthy = Atomic<Bool>(true)
+    /// Stored bytes written since the last eviction pass, so the janitor evicts early when a
+    /// burst of new answers could push the store past `cache.max_bytes`.
+    let bytesSinceEviction = Atomic<Int>(0)
 
     public init(memory: MemoryTier, store: any CacheStore, logger: Logger) {
         self.memory = memory
@@ -69,6 +72,7 @@ public final class CacheTiers: Sendable {
         memory.put(answer)
         do {
             try await store.put(answer.entry)
+            bytesSinceEviction.add(answer.entry.body.readableBytes, ordering: .relaxed)
             markStore(healthy: true)
             return true
         } catch {

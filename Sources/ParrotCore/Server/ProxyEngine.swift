@@ -13,6 +13,7 @@ public final class ProxyEngine: Sendable {
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
+    let keyMemo = KeyMemo()
     public let stats: Stats
     let namespaces: NamespaceDeriver
     let logger: Logger
@@ -82,6 +83,11 @@ public final class ProxyEngine: Sendable {
         } catch {
             throw .bodyTooLarge(limit: config.server.maxBodyBytes)
         }
+        let policy = try CachePolicy(headers: request.headers)
+        if config.cache.enabled, policy.lookup,
+           let response = serveRepeat(request, endpoint: endpoint, body: body, policy: policy, started: started) {
+            return response
+        }
         let json: JSONValue
         do {
             json = try JSONParser.parse(body.readableBytesView)
@@ -94,7 +100,6 @@ public final class ProxyEngine: Sendable {
         if let s = json["stream"], s.boolValue == nil, s != .null { throw .invalidRequest("'stream' must be a boolean.", param: "stream") }
         let streamed = json["stream"]?.boolValue ?? false
         let provider = providers[router.provider(forModel: model)]!
-        let policy = try CachePolicy(headers: request.headers)
         var call = Call(
             endpoint: endpoint, request: request, body: body, json: json, model: model ?? "", streamed: streamed,
             provider: provider, policy: policy, started: started
@@ -104,6 +109,8 @@ public final class ProxyEngine: Sendable {
         }
         let namespace = namespaces.namespace(credential: credential(request.headers), name: policy.namespaceName)
         let key = CacheKey(endpoint: endpoint, provider: provider.name, model: call.model, namespace: namespace, body: json, streamed: streamed)
+        keyMemo.remember(endpoint: endpoint, namespace: namespace, body: body,
+                         derived: .init(key: key, model: call.model, streamed: streamed, includeUsage: call.includeUsage))
         if policy.lookup {
             switch await tiers.lookup(key, now: Self.now(), maxAge: policy.maxAge) {
             case .hit(let answer):
@@ -169,13 +176,32 @@ public final class ProxyEngine: Sendable {
                  provider: provider, policy: policy, started: started)
         }
 
-        var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? false }
+        var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? knownIncludeUsage }
+        /// Set when the call was built from a remembered key, without a parsed body.
+        var knownIncludeUsage = false
         var acceptsGzip: Bool {
             request.headers[values: .acceptEncoding].contains { $0.lowercased().contains("gzip") }
         }
     }
 
     // MARK: hits
+
+    /// The fast path for a byte-identical repeat of a recent request whose answer sits in the
+    /// memory tier: no JSON parsing, no canonicalisation, no store access. Anything else (not
+    /// remembered, not in memory, stale) returns nil and takes the full path.
+    private func serveRepeat(_ request: Request, endpoint: Endpoint, body: ByteBuffer, policy: CachePolicy,
+                             started: ContinuousClock.Instant) -> Response? {
+        let namespace = namespaces.namespace(credential: credential(request.headers), name: policy.namespaceName)
+        guard let derived = keyMemo.lookup(endpoint: endpoint, namespace: namespace, body: body),
+              let answer = tiers.memory.get(derived.key)
+        else { return nil }
+        let now = Self.now()
+        guard answer.entry.isFresh(at: now), policy.maxAge.map({ answer.entry.age(at: now) <= $0 }) ?? true else { return nil }
+        var call = Call(endpoint: endpoint, request: request, body: body, json: .null, model: derived.model, streamed: derived.streamed,
+                        provider: providers[router.provider(forModel: derived.model)]!, policy: policy, started: started)
+        call.knownIncludeUsage = derived.includeUsage
+        return serve(answer, call: call, outcome: .hit, key: derived.key)
+    }
 
     /// Answers from a cached entry, converting between JSON and SSE where the endpoint allows.
     /// Returns nil when the entry cannot serve this request's mode (then it is a miss).

@@ -4,7 +4,7 @@ import ServiceLifecycle
 
 /// Background upkeep of the cache, as a lifecycle service: every second it checks the store's
 /// clear generation (so a clear made by another process empties this memory tier within 1 s),
-/// every 2 s it adds semantic entries other processes stored, every 5 s it writes batched hit counts back, every 30 s it evicts past `cache.max_bytes`.
+/// every 2 s it adds semantic entries other processes stored, every 5 s it writes batched hit counts back, every 30 s (or once new answers add up to 5 % of the bound) it evicts past `cache.max_bytes`.
 /// On shutdown it writes the last hit counts.
 struct StoreJanitor: Service {
     let tiers: CacheTiers
@@ -32,7 +32,8 @@ struct StoreJanitor: Service {
             }
             if tick % 2 == 0 { await semantic?.sync(from: tiers.store) }
             if tick % 5 == 0 { await flushHits() }
-            if tick % 30 == 0 { await evict() }
+            // Every 30 s, or as soon as new answers add up to 5 % of the bound.
+            if tick % 30 == 0 || tiers.bytesSinceEviction.load(ordering: .relaxed) > config.maxBytes / 20 { await evict() }
         }
         await flushHits()
     }
@@ -48,6 +49,7 @@ struct StoreJanitor: Service {
     }
 
     func evict() async {
+        tiers.bytesSinceEviction.store(0, ordering: .relaxed)
         do {
             let removed = try await tiers.store.evict(maxBytes: config.maxBytes, now: Date().timeIntervalSince1970, staleSeconds: config.staleIfErrorSeconds)
             if removed > 0 { logger.info("evicted cache entries", metadata: ["count": "\(removed)"]) }
@@ -68,4 +70,14 @@ struct UpstreamClientsService: Service {
         for provider in providers { try? await provider.client.shutdown() }
         try? await store.close()
     }
+}
+
+// ServiceLifecycle logs each service's description at debug level when it starts; the derived
+// one would print the whole cache config, `postgres_url` password included.
+extension StoreJanitor: CustomStringConvertible {
+    var description: String { "StoreJanitor" }
+}
+
+extension UpstreamClientsService: CustomStringConvertible {
+    var description: String { "UpstreamClientsService" }
 }

@@ -1,0 +1,69 @@
+import NIOCore
+import Synchronization
+
+/// Remembers the cache key derived from recently seen request bodies, so a byte-identical
+/// repeat — the usual shape of a cache hit — skips JSON parsing and canonicalisation. A slot is
+/// used only when endpoint, namespace and every body byte match (never on the hash alone).
+/// Bounded in slots and bytes; when full it starts over, which costs only re-derivations.
+final class KeyMemo: Sendable {
+    struct Derived: Sendable {
+        let key: CacheKey
+        let model: String
+        let streamed: Bool
+        let includeUsage: Bool
+    }
+
+    private struct Slot {
+        let endpoint: Endpoint
+        let namespace: String
+        let body: ByteBuffer
+        let derived: Derived
+    }
+
+    private struct State {
+        var slots: [Int: Slot] = [:]
+        var bytes = 0
+    }
+
+    private let state = Mutex(State())
+    let maxSlots: Int
+    let maxBytes: Int
+    /// Larger bodies are not worth keeping: parsing is a small part of their cost.
+    static let maxBodyBytes = 32 << 10
+
+    init(maxSlots: Int = 8192, maxBytes: Int = 16 << 20) {
+        self.maxSlots = maxSlots
+        self.maxBytes = maxBytes
+    }
+
+    private static func hash(_ endpoint: Endpoint, _ namespace: String, _ body: ByteBuffer) -> Int {
+        var hasher = Hasher()
+        hasher.combine(endpoint)
+        hasher.combine(namespace)
+        body.withUnsafeReadableBytes { hasher.combine(bytes: $0) }
+        return hasher.finalize()
+    }
+
+    func lookup(endpoint: Endpoint, namespace: String, body: ByteBuffer) -> Derived? {
+        guard body.readableBytes <= Self.maxBodyBytes else { return nil }
+        let h = Self.hash(endpoint, namespace, body)
+        return state.withLock { state in
+            guard let slot = state.slots[h], slot.endpoint == endpoint, slot.namespace == namespace, slot.body == body else { return nil }
+            return slot.derived
+        }
+    }
+
+    func remember(endpoint: Endpoint, namespace: String, body: ByteBuffer, derived: Derived) {
+        guard body.readableBytes <= Self.maxBodyBytes else { return }
+        let h = Self.hash(endpoint, namespace, body)
+        state.withLock { state in
+            if state.slots.count >= maxSlots || state.bytes + body.readableBytes > maxBytes {
+                state = State()
+            }
+            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, body: body, derived: derived), forKey: h) {
+                state.bytes -= old.body.readableBytes
+            }
+            state.bytes += body.readableBytes
+        }
+    }
+}
