@@ -25,6 +25,12 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func serve() async throws {
+        #if canImport(Glibc)
+        // glibc gives each thread that allocates its own arena; with NIO, the Swift concurrency
+        // pool and SQLite's threads that fragments freed answers across many arenas and RSS
+        // grows far past the configured cache bounds. Two arenas match two cores.
+        if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { _ = glibcMallopt(glibcArenaMax, 2) }
+        #endif
         var config = try options.load()
         if let host { config.server.host = host }
         if let port { config.server.port = port }
@@ -44,3 +50,11 @@ struct ServeCommand: AsyncParsableCommand {
         try await app.application.runService()
     }
 }
+
+#if canImport(Glibc)
+/// `mallopt(3)` from <malloc.h>, which the Glibc module does not export.
+@_silgen_name("mallopt")
+func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+/// `M_ARENA_MAX` in <malloc.h>.
+let glibcArenaMax: Int32 = -8
+#endif

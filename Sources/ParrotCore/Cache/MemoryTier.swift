@@ -5,7 +5,8 @@ import Synchronization
 public final class MemoryTier: Sendable {
     private struct Node {
         var key: CacheKey
-        var answer: CachedAnswer
+        /// nil once the slot is free, so an evicted answer's bytes are released at once.
+        var answer: CachedAnswer?
         var prev: Int
         var next: Int
     }
@@ -34,9 +35,9 @@ public final class MemoryTier: Sendable {
 
         mutating func remove(_ i: Int) {
             unlink(i)
-            bytes -= nodes[i].answer.memoryCost
+            bytes -= nodes[i].answer?.memoryCost ?? 0
             index[nodes[i].key] = nil
-            nodes[i].answer = CachedAnswer(entry: nodes[i].answer.entry, identityBody: .init())
+            nodes[i].answer = nil
             free.append(i)
         }
     }
@@ -96,7 +97,7 @@ public final class MemoryTier: Sendable {
                 state = State()
                 return
             }
-            for i in Array(state.index.values) where state.nodes[i].answer.entry.namespace == namespace {
+            for i in Array(state.index.values) where state.nodes[i].answer?.entry.namespace == namespace {
                 state.remove(i)
             }
         }
