@@ -40,13 +40,14 @@ struct ServeCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: config.log.level) ?? .info
         let json = config.log.format == "json"
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }
         var logger = Logger(label: "parrot")
         logger.logLevel = level
         let app = try await buildApplication(config: config, secrets: secrets, logger: logger)
+        defer { LogSink.standardError.flush() }
         try await app.application.runService()
     }
 }

@@ -8,15 +8,15 @@ public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
-    private let sink: @Sendable (String) -> Void
+    private let sink: @Sendable (String, Logger.Level) -> Void
 
-    public init(label: String, sink: @escaping @Sendable (String) -> Void = JSONLogHandler.standardError) {
+    public init(label: String, sink: @escaping @Sendable (String, Logger.Level) -> Void = JSONLogHandler.standardError) {
         self.label = label
         self.sink = sink
     }
 
-    public static let standardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+    public static let standardError: @Sendable (String, Logger.Level) -> Void = { line, level in
+        LogSink.standardError.write(line, urgent: level >= .warning)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -26,7 +26,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var members: [(String, JSONValue)] = [
-            ("ts", .string(ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds]))),
+            ("ts", .string(LogTimestamp.now())),
             ("level", .string(event.level.rawValue)),
             ("logger", .string(label)),
             ("msg", .string(event.message.description)),
@@ -35,6 +35,6 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
             members.append((key, .string(value.description)))
         }
-        sink(JSONValue.object(members).jsonString)
+        sink(JSONValue.object(members).jsonString, event.level)
     }
 }

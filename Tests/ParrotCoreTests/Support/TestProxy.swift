@@ -27,6 +27,7 @@ final class TestProxy: @unchecked Sendable {
         mock existing: MockUpstream? = nil,
         directory: String? = nil,
         secrets: Secrets = Secrets(),
+        logger customLogger: Logger? = nil,
         configure: (inout ProxyConfig) -> Void = { _ in }
     ) async throws -> TestProxy {
         let mock: MockUpstream
@@ -40,8 +41,8 @@ final class TestProxy: @unchecked Sendable {
         config.providers["openai"]!.apiKeyEnv = ""
         configure(&config)
         let logs = LogCapture()
-        var logger = Logger(label: "parrot-test") { label in logs.handler(label: label) }
-        logger.logLevel = .info
+        var logger = customLogger ?? Logger(label: "parrot-test") { label in logs.handler(label: label) }
+        if customLogger == nil { logger.logLevel = .info }
         let ports = AsyncStream<Int>.makeStream()
         let app = try await buildApplication(config: config, secrets: secrets, logger: logger) { port in
             ports.continuation.yield(port)
