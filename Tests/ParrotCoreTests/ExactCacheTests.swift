@@ -331,6 +331,9 @@ final class ExactCacheTests: XCTestCase {
         try await withProxy { proxy in
             let miss = try await proxy.chat("portable")
             _ = try await proxy.chat("portable stream", stream: true)
+            // The store write follows the reply to the client; wait for it to land.
+            let stored = try await eventually { try await proxy.engine.tiers.store.summary().entries == 2 }
+            XCTAssertTrue(stored)
             var exported = ""
             let count = try await CacheTransfer.export(from: proxy.engine.tiers.store, write: { exported += $0 })
             XCTAssertEqual(count, 2)
@@ -354,6 +357,8 @@ final class ExactCacheTests: XCTestCase {
         try await withProxy { proxy in
             _ = try await proxy.chat("ns", headers: [("authorization", "Bearer sk-1")])
             _ = try await proxy.chat("ns")
+            let stored = try await eventually { try await proxy.engine.tiers.store.summary().entries == 2 }
+            XCTAssertTrue(stored)
             let entries = try await proxy.engine.tiers.store.entries(after: nil, limit: 10)
             let keyed = try XCTUnwrap(entries.first { $0.namespace != "default" })
             let reply = try await proxy.send(.DELETE, "/cache?namespace=\(keyed.namespace)")

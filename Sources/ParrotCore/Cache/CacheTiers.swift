@@ -66,10 +66,8 @@ public final class CacheTiers: Sendable {
         return .hit(answer)
     }
 
-    /// Stores a complete answer: memory first (so the next identical request here is a HIT at
-    /// once), then the store.
-    func remember(_ answer: CachedAnswer) async -> Bool {
-        memory.put(answer)
+    /// Writes a complete answer to the store (the memory tier is the caller's first step).
+    func persist(_ answer: CachedAnswer) async -> Bool {
         do {
             try await store.put(answer.entry)
             bytesSinceEviction.add(answer.entry.body.readableBytes, ordering: .relaxed)

@@ -60,9 +60,12 @@ public final class MemoryTier: Sendable {
         }
     }
 
-    public func put(_ answer: CachedAnswer) {
+    /// Keeps `answer`, evicting least recently used ones; false when it is larger than the whole
+    /// tier (or the tier is off) and was not kept.
+    @discardableResult
+    public func put(_ answer: CachedAnswer) -> Bool {
         let cost = answer.memoryCost
-        guard cost <= capacityBytes else { return }
+        guard cost <= capacityBytes else { return false }
         let key = answer.entry.key
         state.withLock { state in
             if let existing = state.index[key] { state.remove(existing) }
@@ -82,6 +85,7 @@ public final class MemoryTier: Sendable {
             state.bytes += cost
             state.pushFront(i)
         }
+        return true
     }
 
     public func remove(_ key: CacheKey) {

@@ -387,9 +387,20 @@ public final class ProxyEngine: Sendable {
             promptTokens: verdict.promptTokens, completionTokens: verdict.completionTokens, semantic: call.probe?.record
         )
         let cached = CachedAnswer(entry: entry, identityBody: ByteBuffer(bytes: captured))
-        tiers.memory.put(cached)
-        answer.finish()
-        if await tiers.remember(cached), let record = call.probe?.record {
+        // The next identical request to this instance must be a HIT: once the answer is in the
+        // memory tier the clients may finish before the store write; without the memory tier
+        // (off, or the answer is larger than it) they finish after it.
+        let persisted: Bool
+        if tiers.memory.put(cached) {
+            if registered { coalescer.remove(key, answer) }
+            answer.finish()
+            persisted = await tiers.persist(cached)
+        } else {
+            persisted = await tiers.persist(cached)
+            if registered { coalescer.remove(key, answer) }
+            answer.finish()
+        }
+        if persisted, let record = call.probe?.record {
             semantic?.insert(key: key, record)
         }
     }
@@ -442,7 +453,11 @@ public final class ProxyEngine: Sendable {
                            started: call.started, outcome: outcome, method: call.request.method, path: call.request.uri.path, model: call.model)
     }
 
-    /// Any other `/v1/*` path and method: streamed both ways, never cached; only GET is retried.
+    /// Any other `/v1/*` path and method: never cached; only GET is retried. The answer streams;
+    /// the request body is read whole first (up to `server.max_body_bytes`): streamed to the
+    /// upstream client instead, it could still be read by that client's task when the answer is
+    /// done and Hummingbird reads the connection for the next request, two readers of one
+    /// stream, which traps and takes the process down.
     private func passThrough(_ request: Request, started: ContinuousClock.Instant) async -> Response {
         guard request.uri.path.hasPrefix("/v1/") || request.uri.path == "/v1" else {
             return ParrotError.notFound(path: request.uri.path).response
@@ -450,7 +465,20 @@ public final class ProxyEngine: Sendable {
         let provider = providers[router.defaultProvider]!
         let length = request.headers[.contentLength].flatMap(Int.init)
         let hasBody = length.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil)
-        let body: UpstreamRequest.Body = hasBody ? .stream(request.body, length: length) : .none
+        // RFC 9110 §9.3.8; the upstream client refuses it, and that refusal must not read as
+        // the provider failing (a 502 and a breaker failure any client could provoke).
+        if request.method == .trace, hasBody {
+            return ParrotError.invalidRequest("A TRACE request cannot carry a body.", param: nil).response
+        }
+        var body = UpstreamRequest.Body.none
+        if hasBody {
+            var request = request
+            do {
+                body = .bytes(try await request.collectBody(upTo: config.server.maxBodyBytes))
+            } catch {
+                return ParrotError.bodyTooLarge(limit: config.server.maxBodyBytes).response
+            }
+        }
         return await relay(upstreamRequest(request, provider: provider, body: body), provider: provider,
                            retryable: request.method == .get, estimatedTokens: 0, started: started, outcome: nil,
                            method: request.method, path: request.uri.path, model: "")
