@@ -77,7 +77,8 @@ public struct CachedAnswer: Sendable {
         self.identityBody = try Gzip.decompress(entry.body)
     }
 
-    var memoryCost: Int { entry.body.readableBytes + identityBody.readableBytes + 256 }
+    /// What keeping this answer costs in memory: allocated capacities, not just the bytes used.
+    var memoryCost: Int { entry.body.capacity + identityBody.capacity + 512 }
 }
 
 /// What the semantic tier keeps beside an entry so its index can be rebuilt on start and shared

@@ -6,7 +6,10 @@ import NIOCore
 enum Gzip {
     static func compress(_ buffer: ByteBuffer) throws -> ByteBuffer {
         var input = buffer
-        return try input.compress(with: .gzip())
+        let output = try input.compress(with: .gzip())
+        // The compressor allocates for the worst case (about the input's size); keep only what
+        // the stored answer needs, since the memory tier holds it for a long time.
+        return ByteBuffer(bytes: output.readableBytesView)
     }
 
     /// - Parameter limit: refuses to inflate past this many bytes (corrupt or hostile data).

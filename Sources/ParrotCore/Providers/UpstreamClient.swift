@@ -45,8 +45,16 @@ public struct UpstreamHead: Sendable {
         self.headers = headers
     }
 
+    /// - Parameter name: in lower case (header names are case-insensitive; this is on the hot
+    ///   path, so names are compared as bytes after an ASCII lower-casing of the stored one).
     public func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { Self.equalsLowercased($0.0, name) }?.1
+    }
+
+    static func equalsLowercased(_ stored: String, _ lowercased: String) -> Bool {
+        let a = stored.utf8, b = lowercased.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { x, y in (x >= 65 && x <= 90 ? x | 0x20 : x) == y }
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }

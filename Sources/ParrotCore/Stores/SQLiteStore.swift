@@ -95,7 +95,7 @@ public final class SQLiteStore: CacheStore {
 
     public func get(_ key: CacheKey) async throws -> CacheEntry? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM entries WHERE key = ?", arguments: [key.hex])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM entries WHERE key = ?"), arguments: [key.hex])
                 .flatMap(Self.entry(from:))
         }
     }
@@ -107,11 +107,11 @@ public final class SQLiteStore: CacheStore {
     }
 
     static func insert(_ entry: CacheEntry, _ db: Database) throws {
-        try db.execute(
-            sql: """
-                INSERT OR REPLACE INTO entries(\(columns), body_bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+        // A cached statement: compiled (and authorised) once per connection, not per answer.
+        try db.cachedStatement(sql: """
+            INSERT OR REPLACE INTO entries(\(columns), body_bytes)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(
             arguments: [
                 entry.key.hex, entry.namespace, entry.endpoint, entry.provider, entry.model, entry.mode.rawValue,
                 entry.status, entry.contentType, Data(entry.body.readableBytesView), entry.rawBytes, entry.createdAt,
