@@ -482,8 +482,15 @@ general_settings:
         hitset = hitset or self.args.hitset
         seconds = seconds or self.args.duration
         warmup = self.args.warmup if warmup is None else warmup
+        waited = self.settle() if record else 0.0
         if warmup > 0:
             self.wrk(server.url, mode, conns, warmup, self.nonce(), hitset)
+        if server.kind == "parrot":
+            # Parrot's own latency histograms then cover exactly this run (loopback: no admin token needed).
+            try:
+                http_request(server.url + "/stats/reset", "POST", b"", timeout=10)
+            except OSError as error:
+                log(f"{server.name}: /stats/reset failed: {error}")
         before_parrot = server.stats() if server.kind == "parrot" else None
         before_mock = upstream.stats() if upstream else None
         log_lines_before = self.count_lines(server.log_path) if server.kind == "parrot" else None
@@ -512,11 +519,13 @@ general_settings:
             "server_cpu_us_per_request": round(server_ticks / CLK_TCK / requests * 1e6, 1) if requests else None,
             "wrk_cpu_cores": round(wrk_cpu / wall, 3),
             "other_cpu_cores": round(max(0.0, busy - ours_ticks / CLK_TCK - wrk_cpu) / wall, 3),
+            "settle_wait_s": round(waited, 1),
         }
         if upstream and before_mock:
             after_mock = upstream.stats()
             if after_mock:
                 row["upstream_calls"] = after_mock["requests"] - before_mock["requests"]
+                row["upstream_connections"] = after_mock.get("connections_opened", 0) - before_mock.get("connections_opened", 0)
         if before_parrot:
             after = server.stats()
             if after:
@@ -524,6 +533,10 @@ general_settings:
                 row["parrot"] = {k: c1[k] - c0[k] for k in ("hits", "misses", "bypass")}
                 row["parrot"]["requests"] = after["requests"] - before_parrot["requests"]
                 row["rss_bytes"] = after["memory"]["rss_bytes"]
+                row["parrot_latency"] = {
+                    op: {k: v.get(k) for k in ("count", "p50", "p99")}
+                    for op, v in after.get("latency_ms", {}).items() if isinstance(v, dict) and v.get("count")
+                }
         if log_lines_before is not None:
             row["log_lines"] = self.count_lines(server.log_path) - log_lines_before
         row["flags"] = self.flags(row)
@@ -533,6 +546,23 @@ general_settings:
         if record:
             self.rows.append(row)
         return row
+
+    def settle(self) -> float:
+        """On a shared machine, waits (at most --settle-max-s) until processes not started here
+        use less than --busy-threshold cores, so interleaved runs see similar conditions."""
+        if self.args.settle_max_s <= 0:
+            return 0.0
+        started = time.monotonic()
+        ours = self.procs.pids()
+        while True:
+            t0, b0, table0 = time.monotonic(), system_busy_ticks(), proc_table()
+            time.sleep(0.5)
+            t1, b1, table1 = time.monotonic(), system_busy_ticks(), proc_table()
+            mine = tree_ticks(table1, ours) - tree_ticks(table0, ours)
+            others = max(0, (b1 - b0) - mine) / CLK_TCK / (t1 - t0)
+            waited = time.monotonic() - started
+            if others < self.args.busy_threshold or waited >= self.args.settle_max_s:
+                return waited
 
     @staticmethod
     def count_lines(path: Path | None) -> int:
@@ -609,7 +639,8 @@ general_settings:
                                 self.start_parrot("s3-parrot-pg-mem", mock, store="postgres", postgres_url=pg_url)))
                 self.sections["postgres"] = "measured"
             except RuntimeError as error:
-                self.sections["postgres"] = f"PostgreSQL not available: Parrot did not start with store = \"postgres\": {error}"
+                self.sections["postgres"] = mask_url(
+                    f"PostgreSQL not available: Parrot did not start with store = \"postgres\": {error}")
         else:
             self.sections["postgres"] = f"PostgreSQL not available: {self.args.postgres_note or 'no URL'}"
         try:
@@ -698,7 +729,7 @@ general_settings:
             parrot = self.start_parrot("s6-parrot", mock)
             # LiteLLM's local cache lives in each worker: send every prompt several times on fresh
             # connections so every worker has it (the warm-up run fills any gap).
-            self.prime(litellm, self.args.hitset, repeats=max(1, 3 * self.args.litellm_workers))
+            self.prime(litellm, self.args.hitset, repeats=max(1, 6 * self.args.litellm_workers))
             self.prime(parrot, self.args.hitset)
             self.sections["litellm"] = f"LiteLLM {litellm.extra.get('version', '')}, {self.args.litellm_workers} uvicorn workers, local in-memory cache"
             for c in self.args.levels:
@@ -722,6 +753,7 @@ general_settings:
                 s = parrot.stats() or {}
                 proc = self.proc_status(parrot.proc.pid)
                 return {"rss_bytes": s.get("memory", {}).get("rss_bytes"), "vm_hwm_bytes": proc.get("VmHWM"),
+                        "rss_anon_bytes": proc.get("RssAnon"), "rss_file_bytes": proc.get("RssFile"),
                         "memory_tier_bytes": s.get("cache", {}).get("memory_bytes"),
                         "memory_tier_entries": s.get("cache", {}).get("memory_entries"),
                         "store_entries": s.get("cache", {}).get("entries"), "store_bytes": s.get("cache", {}).get("bytes"),
@@ -740,8 +772,10 @@ general_settings:
             out["after_hits"] = status()
             out["hit_requests"] = done_hits
             out["hit_rounds"] = rounds
-            # Phase 2: unique misses until the memory tier stops growing at its bound.
+            # Phase 2: unique misses until the memory tier holds its bound, has turned over at
+            # least twice (so it evicts), and RSS has stopped growing; or the time cap.
             fill, started, previous, flat = [], time.monotonic(), -1, 0
+            misses_since_full, plateau_entries = 0, 0
             while time.monotonic() - started < self.args.memory_max_s:
                 r = self.measure("7", "Parrot misses (fill)", parrot, "miss", 64, seconds=self.args.memory_round_s,
                                  warmup=0, record=False, upstream=mock)
@@ -754,12 +788,17 @@ general_settings:
                 tier = st["memory_tier_bytes"] or 0
                 if previous >= 0 and tier <= previous * 1.01 and tier >= 0.8 * bound:
                     flat += 1
+                    misses_since_full += r["requests"]
+                    plateau_entries = max(plateau_entries, st["memory_tier_entries"] or 0)
                 else:
                     flat = 0
                 previous = tier
-                # Plateau for two rounds, and the store holds well past the bound (eviction ran).
-                if flat >= 2 and (st["store_bytes"] or 0) >= 1.5 * bound:
+                rss = [f["rss_bytes"] or 0 for f in fill]
+                rss_flat = len(rss) >= 3 and rss[-1] <= rss[-3] * 1.01
+                if flat >= 2 and misses_since_full >= 2 * max(1, plateau_entries) and rss_flat:
                     break
+            out["misses_after_tier_full"] = misses_since_full
+            out["tier_entries_at_bound"] = plateau_entries
             out["fill"] = fill
             out["after_fill"] = status()
             out["plateaued"] = flat >= 2
@@ -807,12 +846,17 @@ general_settings:
 
     def raw(self, errors: dict) -> dict:
         return {"rows": self.rows, "sections": self.sections, "errors": errors, "machine": machine_info(self.args),
-                "settings": {k: v for k, v in vars(self.args).items() if k not in ("pidfile",)}}
+                "settings": {k: (mask_url(v) if k == "postgres_url" else v) for k, v in vars(self.args).items()
+                             if k not in ("pidfile",)}}
 
     def save_raw(self, started: float, errors: dict) -> None:
         path = Path(self.args.raw_out)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.raw(errors), indent=1, default=str))
+
+
+def mask_url(url: str) -> str:
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url or "")
 
 
 class Unavailable(Exception):
@@ -835,8 +879,9 @@ def machine_info(args: argparse.Namespace) -> dict:
                 break
     except OSError:
         pass
-    commit = run_text(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
-    dirty = run_text(["git", "--no-optional-locks", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    commit = args.source_commit or run_text(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
+    dirty = "" if args.source_commit else run_text(
+        ["git", "--no-optional-locks", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "nproc": run_text(["nproc"]),
@@ -844,6 +889,7 @@ def machine_info(args: argparse.Namespace) -> dict:
         "cpu_model": cpu,
         "kernel": platform.release(),
         "git_commit": commit,
+        "build_note": args.build_note,
         "git_dirty": bool(dirty),
         "git_dirty_files": dirty.splitlines()[:20],
         "swift": run_text(["swift", "--version"]).splitlines()[0] if run_text(["swift", "--version"]) else "",
@@ -879,12 +925,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--postgres-url", default="")
     p.add_argument("--postgres-note", default="", help="why PostgreSQL is unavailable (from run.sh)")
     p.add_argument("--busy-threshold", type=float, default=0.25, help="flag runs where other processes used this many cores")
+    p.add_argument("--settle-max-s", type=float, default=10.0,
+                   help="before each run, wait up to this long for other processes to go quiet (0 = never wait)")
     p.add_argument("--bin-dir", default=str(ROOT / ".build-bench" / "release"))
     p.add_argument("--work-dir", default="")
     p.add_argument("--pidfile", default="")
     p.add_argument("--out", default=str(BENCH_DIR / "results.md"))
     p.add_argument("--raw-out", default=str(BENCH_DIR / "work" / "results.json"))
     p.add_argument("--note", action="append", default=[], help="a line for the report's notes (repeatable)")
+    p.add_argument("--command", default="bench/bench.py", help="the command line, for the report")
+    p.add_argument("--build-note", default="", help="how the binaries were built (from run.sh)")
+    p.add_argument("--source-commit", default="", help="the commit the binaries were built from, when not the work tree")
     args = p.parse_args(argv)
     q = args.quick
     args.levels = [int(x) for x in (args.levels or ("1,16,64" if q else "1,16,64,256")).split(",") if x]

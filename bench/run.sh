@@ -4,6 +4,7 @@
 #   bench/run.sh            # full run: concurrency 1, 16, 64, 256; 10 s runs after 2 s warm-up
 #   bench/run.sh --quick    # concurrency 1, 16, 64; 5 s runs after 1 s warm-up; fewer SSE/memory requests
 #   bench/run.sh --quick --scenarios 2,4   # any bench.py option passes through (see bench/README.md)
+#   bench/run.sh --quick --from-head       # measure the last commit, not the work tree being edited
 #
 # Installs wrk and nginx with apt-get when missing, LiteLLM into bench/.venv (pip), builds the
 # release binaries into .build-bench (never the shared .build), starts everything on 127.0.0.1,
@@ -21,9 +22,11 @@ BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$BENCH_DIR")"
 cd "$ROOT"
 
+ORIG_ARGS="$*"
 log() { echo "[run.sh $(date +%H:%M:%S)] $*" >&2; }
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/parrot-bench.XXXXXX")"
+chmod 755 "$WORK" # nginx's workers (user nobody) read the static answer from inside it
 PIDFILE="$WORK/pids"
 : >"$PIDFILE"
 BENCH_PID=""
@@ -75,13 +78,57 @@ fi
 # Debian starts a system nginx on port 80 when it can; the benchmark uses only its own.
 
 # ---------------------------------------------------------------- build
+# --from-head (or PARROT_BENCH_FROM_HEAD=1): build a clean snapshot of the last commit
+# (`git archive HEAD`, read-only for the repository) instead of the work tree, e.g. while other
+# people edit the work tree; the report then names exactly what was measured.
+FROM_HEAD="${PARROT_BENCH_FROM_HEAD:-0}"
+pass=()
+for arg in "$@"; do
+  if [[ "$arg" == --from-head ]]; then FROM_HEAD=1; else pass+=("$arg"); fi
+done
+set -- ${pass[@]+"${pass[@]}"}
+SRC="$ROOT"
+BUILD_NOTE=""
+SOURCE_COMMIT=""
+if [[ "$FROM_HEAD" == 1 ]]; then
+  SRC="$ROOT/.build-bench-src"
+  commit="$(git -C "$ROOT" rev-parse HEAD)"
+  if [[ "$(cat "$SRC/.bench-commit" 2>/dev/null)" != "$commit" ]]; then
+    rm -rf "$SRC"
+    mkdir -p "$SRC"
+    git -C "$ROOT" archive HEAD | tar -x -C "$SRC"
+    echo "$commit" >"$SRC/.bench-commit"
+  fi
+  # Package.resolved is not committed: reuse the work tree's so no resolution is needed.
+  [[ -f "$ROOT/Package.resolved" ]] && cp -p "$ROOT/Package.resolved" "$SRC/"
+  SOURCE_COMMIT="$commit"
+  BUILD_NOTE="Binaries built from a clean snapshot of commit $commit (git archive HEAD), not the work tree."
+fi
 BIN="$ROOT/.build-bench/release"
 if [[ "${PARROT_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  log "building mock-upstream and parrot (release, --scratch-path .build-bench)"
-  swift build -c release --scratch-path .build-bench --product mock-upstream >&2
-  swift build -c release --scratch-path .build-bench --product parrot >&2
+  for product in mock-upstream parrot; do
+    log "building $product (release, --scratch-path .build-bench, sources in $SRC)"
+    for attempt in 1 2 3; do
+      if swift build -c release --package-path "$SRC" --scratch-path "$ROOT/.build-bench" --product "$product" \
+        >"$WORK/build-$product.log" 2>&1; then
+        break
+      fi
+      # A file edited by someone else during the build: try again; anything else is fatal.
+      if ((attempt < 3)) && grep -q "was modified during the build" "$WORK/build-$product.log"; then
+        log "a source file changed during the build; building again"
+        continue
+      fi
+      tail -n 30 "$WORK/build-$product.log" >&2
+      log "build of $product failed"
+      exit 1
+    done
+  done
 fi
 [[ -x "$BIN/parrot" && -x "$BIN/mock-upstream" ]] || { log "missing binaries in $BIN"; exit 1; }
+if [[ "${PARROT_BENCH_SKIP_BUILD:-0}" == 1 ]]; then
+  SOURCE_COMMIT=""
+  BUILD_NOTE="PARROT_BENCH_SKIP_BUILD=1: the binaries already in .build-bench/release were used (parrot built $(date -u -r "$BIN/parrot" '+%Y-%m-%d %H:%M UTC')); the commit above may not be what they were built from."
+fi
 
 # ---------------------------------------------------------------- LiteLLM
 VENV="${PARROT_BENCH_VENV:-$BENCH_DIR/.venv}"
@@ -113,7 +160,19 @@ if [[ -z "$PG_URL" ]]; then
     if exports="$(scripts/postgres-test-cluster.sh start 2>"$WORK/pg.log")"; then
       PG_URL="$(sed -n 's/^export PARROT_TEST_POSTGRES_URL=//p' <<<"$exports")"
       PG_DIR="$(sed -n 's/^export PARROT_TEST_POSTGRES_DIR=//p' <<<"$exports")"
-      [[ -n "$PG_URL" ]] || PG_NOTE="scripts/postgres-test-cluster.sh printed no URL"
+      if [[ -z "$PG_URL" ]]; then
+        PG_NOTE="scripts/postgres-test-cluster.sh printed no URL"
+      else
+        # The cluster's role may create databases but not tables in `postgres`'s public schema
+        # (PostgreSQL 15+): give the benchmark a database of its own.
+        PSQL="$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)"
+        if [[ -n "$PSQL" ]] && "$PSQL" -q "$PG_URL" -v ON_ERROR_STOP=1 -c "CREATE DATABASE parrot_bench" >"$WORK/pg-db.log" 2>&1; then
+          PG_URL="${PG_URL/\/postgres\?//parrot_bench?}"
+        else
+          PG_NOTE="could not create a database in the throwaway cluster: $(tail -n 2 "$WORK/pg-db.log" 2>/dev/null | tr '\n' ' ')"
+          PG_URL=""
+        fi
+      fi
     else
       PG_NOTE="scripts/postgres-test-cluster.sh start failed: $(tail -n 2 "$WORK/pg.log" | tr '\n' ' ')"
     fi
@@ -123,8 +182,10 @@ if [[ -z "$PG_URL" ]]; then
 fi
 
 # ---------------------------------------------------------------- run
-args=(--bin-dir "$BIN" --work-dir "$WORK/run" --pidfile "$PIDFILE" --litellm "$LITELLM"
+args=(--command "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}" --bin-dir "$BIN" --work-dir "$WORK/run" --pidfile "$PIDFILE" --litellm "$LITELLM"
   --litellm-note "$LITELLM_NOTE" --postgres-url "$PG_URL" --postgres-note "$PG_NOTE")
+[[ -z "$BUILD_NOTE" ]] || args+=(--build-note "$BUILD_NOTE")
+[[ -z "$SOURCE_COMMIT" ]] || args+=(--source-commit "$SOURCE_COMMIT")
 python3 "$BENCH_DIR/bench.py" "${args[@]}" "$@" &
 BENCH_PID=$!
 wait "$BENCH_PID"
