@@ -30,8 +30,157 @@ final class SemanticGuardTests: XCTestCase {
             ("Summarize the plot of Hamlet", "Please summarise the plot of Hamlet."),
         ]
         let passing = pairs.filter { SemanticGuard.compatible($0.0, $0.1) }
-        // "three" vs "3" is a known limit of the guard (refused: a miss, never a wrong answer).
+        // All four pass today ("three" reads as 3; "summarise" is "summarize" for the one-slot
+        // rule); a refusal would be a miss, never a wrong answer.
         XCTAssertGreaterThanOrEqual(passing.count, 3, "\(pairs.filter { !SemanticGuard.compatible($0.0, $0.1) })")
+    }
+
+    /// As Parrot compares them: SemanticText's "user: <prompt>", in both orders (the guard is symmetric).
+    private func assertRefused(_ pairs: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
+        for (a, b) in pairs {
+            XCTAssertFalse(SemanticGuard.compatible("user: \(a)", "user: \(b)"), "must refuse: \(a) / \(b)", file: file, line: line)
+            XCTAssertFalse(SemanticGuard.compatible("user: \(b)", "user: \(a)"), "must refuse: \(b) / \(a)", file: file, line: line)
+        }
+    }
+
+    private func assertPass(_ pairs: [(String, String)], file: StaticString = #filePath, line: UInt = #line) {
+        for (a, b) in pairs {
+            XCTAssertTrue(SemanticGuard.compatible("user: \(a)", "user: \(b)"), "must pass: \(a) / \(b)", file: file, line: line)
+            XCTAssertTrue(SemanticGuard.compatible("user: \(b)", "user: \(a)"), "must pass: \(b) / \(a)", file: file, line: line)
+        }
+    }
+
+    /// Rule 1: a name must occur in the other text, in any case; "I" is not a name; names keep
+    /// their order when the rest is only rearranged.
+    func testNames() {
+        assertRefused([
+            ("How do I install PostgreSQL on Ubuntu?", "How do I install PostgreSQL on Fedora?"),
+            ("Schedule a meeting for Monday at 10am.", "Schedule a meeting for Tuesday at 10am."),
+            ("What time is it in Tokyo when it's noon in London?", "What time is it in London when it's noon in Tokyo?"),
+        ])
+        assertPass([
+            ("What is the capital of canada", "What's the capital of Canada?"),
+            ("how do i reverse a string in javascript", "How do I reverse a string in JavaScript?"),
+            ("How do I read a file line by line in Python?", "Python: read a text file one line at a time"),
+            ("What is the population of Australia?", "Australia's population"),
+            ("How do I undo the last commit in git?", "How can I undo my last git commit?"),
+            ("How far is the Moon from the Earth?", "What is the distance between the Earth and the Moon?"),
+            ("List the G7 countries as JSON.", "Which countries are in the G7? Answer as JSON."),
+        ])
+    }
+
+    /// Rule 2: opposite words, and arguments swapped around to / from / when / than.
+    func testDirections() {
+        assertRefused([
+            ("How do I convert a string to a datetime in Python?", "How do I convert a datetime to a string in Python?"),
+            ("How do I copy files from my local machine to a remote server with scp?",
+             "How do I copy files from a remote server to my local machine with scp?"),
+            ("What happens to bond prices when interest rates rise?", "What happens to interest rates when bond prices rise?"),
+            ("Rotate the image 90 degrees clockwise with ImageMagick.", "Rotate the image 90 degrees counterclockwise with ImageMagick."),
+            ("Events in Paris this weekend", "Events in Paris next weekend"),
+            ("Weather forecast for tomorrow in Berlin", "Weather forecast for today in Berlin"),
+            ("How do I enable dark mode in Chrome?", "How do I disable dark mode in Chrome?"),
+            ("Explain quantum computing in simple terms.", "Explain quantum computing in technical detail."),
+        ])
+        assertPass([
+            ("How do I make my website load faster?", "Tips to speed up a slow website"),
+            ("How to center a div in CSS", "What's the best way to center a div with CSS?"),
+            ("How do I convert a string to an integer in Java?", "Java: parse a String into an int"),
+            ("What's the difference between TCP and UDP?", "TCP vs UDP: what's the difference?"),
+        ])
+    }
+
+    /// Rule 3: negation by "not", by a verb ("lack", "avoid") or by a prefix ("un-", "il-").
+    func testNegation() {
+        assertRefused([
+            ("Is it safe to drink tap water in Mexico?", "Is it unsafe to drink tap water in Mexico?"),
+            ("Git command to show files that are tracked", "Git command to show files that are untracked"),
+            ("Is it legal to drive with headphones in California?", "Is it illegal to drive with headphones in California?"),
+            ("Which programming languages have garbage collection?", "Which programming languages lack garbage collection?"),
+            ("Should I take ibuprofen with food?", "Should I avoid taking ibuprofen with food?"),
+            ("Which foods are safe for dogs to eat?", "Which foods are not safe for dogs to eat?"),
+        ])
+        assertPass([
+            ("Why doesn't my code compile?", "My code does not compile, why?"),
+        ])
+    }
+
+    /// Rule 4: numbers with their units, written out or in digits.
+    func testNumbers() {
+        assertRefused([
+            ("How long does it take to walk 5 km?", "How long does it take to walk 5 miles?"),
+            ("How many grams of protein should I eat per day if I weigh seventy kilos?",
+             "How many grams of protein should I eat per day if I weigh ninety kilos?"),
+            ("Plan a 3-day trip to Rome.", "Plan a 7-day trip to Rome."),
+            ("What's the monthly payment on a $300,000 mortgage at 6% over 30 years?",
+             "What's the monthly payment on a $300,000 mortgage at 4% over 30 years?"),
+            ("How long should I bake a sponge cake at 180°C?", "How long should I bake a sponge cake at 160°C?"),
+        ])
+        assertPass([
+            ("What is 15% of 200?", "Calculate 15 percent of 200"),
+            ("How long should I bake a cake at 180°C?", "Cake baking time at 180 °C"),
+            ("How much is $1,000 in euros?", "How much is $1000 in euros?"),
+            ("Convert 20 kg to pounds.", "How many pounds is 20 kg?"),
+            ("How do I merge two dictionaries in Python?", "Combine two Python dicts into one"),
+        ])
+    }
+
+    /// Rule 5: languages and formats; "list", "table", "go" count only where they name one.
+    func testLanguagesAndFormats() {
+        assertRefused([
+            ("Write a for loop in bash that iterates over files.", "Write a for loop in PowerShell that iterates over files."),
+            ("how to parse command line arguments in python", "how to parse command line arguments in ruby"),
+            ("Summarize this article as a bulleted list.", "Summarize this article as a table."),
+            ("Write a poem about the ocean.", "Write a haiku about the ocean."),
+            ("Implement quicksort in C++.", "Implement quicksort in C#."),
+        ])
+        assertPass([
+            ("How do I reverse a list in Python?", "What's the way to reverse a Python list?"),
+            ("Explain what a hash table is.", "How does a hash table work?"),
+            ("List the planets in order from the sun", "What are the planets, in order from the sun?"),
+            ("How do I go back to the previous commit in git?", "git: go back to the previous commit"),
+            ("What does the Go keyword defer do?", "Explain defer in Go"),
+        ])
+    }
+
+    /// Rule 6: the same template with one slot changed is a different question.
+    func testOneSlotChanged() {
+        assertRefused([
+            ("Is it safe for cats to eat chocolate?", "Is it safe for dogs to eat chocolate?"),
+            ("What are the symptoms of a heart attack in women?", "What are the symptoms of a heart attack in men?"),
+            ("Convert 3 cups of flour to grams.", "Convert 3 cups of sugar to grams."),
+            ("Give me a vegetarian lasagna recipe.", "Give me a vegan lasagna recipe."),
+            ("What is the fastest land animal?", "What is the slowest land animal?"),
+            ("How do I allow pop-ups in Safari?", "How do I block pop-ups in Safari?"),
+        ])
+        assertPass([
+            ("Suggest a name for a coffee shop", "Recommend a name for a coffee shop"),
+            ("Give me a short summary of the French Revolution", "Give me a brief summary of the French Revolution"),
+            ("Summarize the plot of Hamlet", "Please summarise the plot of Hamlet."),
+        ])
+    }
+
+    /// Long conversations are judged on the region where they differ; texts that differ over
+    /// more than the limit are refused (a miss), and nothing takes quadratic time.
+    func testLongTextsAreComparedWhereTheyDiffer() {
+        let paragraph = "You are a careful assistant for an online bookshop. Answer in English, cite the order number, "
+            + "and never promise a delivery date you cannot check in the system. Customers may write in any tone. "
+        let system = "system: " + String(repeating: paragraph, count: 2_000)  // ~400 KB
+        let started = ContinuousClock.now
+        XCTAssertTrue(SemanticGuard.compatible(system + "\nuser: What is the capital of canada",
+                                               system + "\nuser: What's the capital of Canada?"))
+        XCTAssertFalse(SemanticGuard.compatible(system + "\nuser: How do I convert a string to a datetime in Python?",
+                                                system + "\nuser: How do I convert a datetime to a string in Python?"))
+        XCTAssertFalse(SemanticGuard.compatible(system + "\nuser: Ship 20 kg to Lyon", system + "\nuser: Ship 40 kg to Lyon"))
+        // A difference at the very start and one at the very end: nothing to vouch for.
+        XCTAssertFalse(SemanticGuard.compatible("a " + system + " b", "c " + system + " d"))
+        XCTAssertLessThan(ContinuousClock.now - started, .seconds(5), "linear work, even in a debug build")
+        // Under (~6 KB) and over (~11 KB) the whole-text limit: the same decisions.
+        for count in [1_200, 2_000] {
+            let words = (0..<count).map { "w\($0)" }.joined(separator: " ")
+            XCTAssertTrue(SemanticGuard.compatible(words + " for cats", words + " for cats."), "\(count) words")
+            XCTAssertFalse(SemanticGuard.compatible(words + " for cats", words + " for dogs"), "\(count) words")
+        }
     }
 }
 
