@@ -48,7 +48,10 @@ public final class VectorIndex: Sendable {
         state.withLock { state in
             Self.remove(key, from: &state)
             let planes = Self.planes(for: unit.count, in: &state)
-            var s = state.scopes[scope] ?? Scope()
+            // Take the scope out of the dictionary so its arrays are uniquely owned and grow in
+            // place (copying it out would copy every vector on each insert).
+            var s = state.scopes.removeValue(forKey: scope) ?? Scope()
+            defer { state.scopes[scope] = s }
             if s.dimension == 0 { s.dimension = unit.count }
             guard s.dimension == unit.count else { return }
             s.positions[key] = s.keys.count
@@ -57,7 +60,6 @@ public final class VectorIndex: Sendable {
             s.vectors.append(contentsOf: unit)
             s.signatures.append(contentsOf: Self.signature(unit, planes: planes))
             s.alive.append(true)
-            state.scopes[scope] = s
             state.scopeOfKey[key] = scope
         }
     }
@@ -107,7 +109,11 @@ public final class VectorIndex: Sendable {
     // MARK: internals
 
     private static func remove(_ key: CacheKey, from state: inout State) {
-        guard let scope = state.scopeOfKey.removeValue(forKey: key), var s = state.scopes[scope], let i = s.positions.removeValue(forKey: key) else { return }
+        guard let scope = state.scopeOfKey.removeValue(forKey: key), var s = state.scopes.removeValue(forKey: scope) else { return }
+        guard let i = s.positions.removeValue(forKey: key) else {
+            state.scopes[scope] = s
+            return
+        }
         s.alive[i] = false
         s.dead += 1
         if s.dead > 1024, s.dead * 2 > s.keys.count { s = compact(s) }
