@@ -33,7 +33,7 @@ final class LimitsTests: XCTestCase {
     func testBodyOverMaxBodyBytesIs413AndTheConnectionStaysUsable() async throws {
         try await withProxy(configure: { $0.server.maxBodyBytes = 2048 }) { proxy in
             let port = proxy.port
-            let (tooLarge, chunked, after, atLimit) = try await onThread {
+            let (tooLarge, chunked, passThrough, after, atLimit) = try await onThread {
                 let connection = try RawHTTPConnection(port: port)
                 connection.send(Self.request(body: Self.chatBody("too big", padding: 5000)))
                 let tooLarge = connection.readResponse(deadline: Self.deadline(10))
@@ -43,21 +43,26 @@ final class LimitsTests: XCTestCase {
                 for _ in 0..<4 { chunkedRequest += "3e8\r\n\(piece)\r\n" }
                 connection.send(chunkedRequest + "0\r\n\r\n")
                 let chunked = connection.readResponse(deadline: Self.deadline(10))
+                // Pass-through requests (file uploads and the like) are bounded the same way.
+                connection.send(Self.request("PUT", "/v1/files/upload", body: String(repeating: "u", count: 5000)))
+                let passThrough = connection.readResponse(deadline: Self.deadline(10))
                 connection.send(Self.request(body: Self.chatBody("small enough")))
                 let after = connection.readResponse(deadline: Self.deadline(10))
                 let exact = Self.chatBody("at the limit", padding: 2048 - Self.chatBody("at the limit").utf8.count)
                 connection.send(Self.request(body: exact))
                 let atLimit = connection.readResponse(deadline: Self.deadline(10))
-                return (tooLarge, chunked, after, atLimit)
+                return (tooLarge, chunked, passThrough, after, atLimit)
             }
             Self.assertOpenAIError(tooLarge, status: 413)
             Self.assertOpenAIError(chunked, status: 413)
+            Self.assertOpenAIError(passThrough, status: 413)
             guard case .response(let ok) = after, case .response(let exact) = atLimit else {
                 return XCTFail("the connection was not kept after a 413: \(after), \(atLimit)")
             }
             XCTAssertEqual(ok.status, 200, ok.text)
             XCTAssertEqual(exact.status, 200, "a body of exactly max_body_bytes is accepted: \(exact.text)")
             XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 2, "refused bodies never went upstream")
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/files/upload"), 0)
         }
     }
 

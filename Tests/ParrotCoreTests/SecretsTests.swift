@@ -17,7 +17,8 @@ final class SecretsTests: XCTestCase {
     static let adminToken = "admin-Gz8Nq3Lw0"
     static let clientToken = "ptok-Fj2Ds7Xe4"
     static let namespaceSecret = "nssecret-Mb6Hu9Tc5"
-    static var all: [String] { [clientKey, otherClientKey, injectedKey, adminToken, clientToken, namespaceSecret] }
+    static let databasePassword = "pgpass-Kd8Wq1Zr3"
+    static var all: [String] { [clientKey, otherClientKey, injectedKey, adminToken, clientToken, namespaceSecret, databasePassword] }
 
     /// Every secret, and a distinctive tail of it (a secret cut or re-encoded still leaks).
     static func assertNoSecret(in text: String, _ place: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -152,6 +153,8 @@ final class SecretsTests: XCTestCase {
             "TEST_ADMIN_TOKEN": Self.adminToken,
             "PARROT_CACHE_NAMESPACE_SECRET_ENV": "TEST_NAMESPACE_SECRET",
             "TEST_NAMESPACE_SECRET": Self.namespaceSecret,
+            // Configured but unused (the store is SQLite): a password in the URL must not be logged either.
+            "PARROT_CACHE_POSTGRES_URL": "postgres://parrot:\(Self.databasePassword)@127.0.0.1:1/parrot",
             "PARROT_LOG_LEVEL": "trace",
             "PARROT_LOG_FORMAT": "json",
         ])

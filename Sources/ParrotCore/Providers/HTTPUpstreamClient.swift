@@ -32,6 +32,10 @@ public final class HTTPUpstreamClient: UpstreamClient {
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: config.maxConnections
         )
+        // A refused connection fails at once and goes through Parrot's own retry policy
+        // (`max_retries`, backoff, breaker); AsyncHTTPClient's retrying would hold every such
+        // request for the whole `connect_timeout_ms` first.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .automatic
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.timeout = .milliseconds(Int64(config.timeoutMs))

@@ -161,6 +161,18 @@ final class ParrotProcess: @unchecked Sendable {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
     }
 
+    /// Open descriptors by what they point at (`socket`, `anon_inode:[eventfd]`, a file's name).
+    var fileDescriptorKinds: [String: Int] {
+        let directory = "/proc/\(pid)/fd"
+        var kinds: [String: Int] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name) else { continue }
+            let kind = target.hasPrefix("socket:") ? "socket" : target.hasPrefix("/") ? (target as NSString).lastPathComponent : target
+            kinds[kind, default: 0] += 1
+        }
+        return kinds
+    }
+
     var log: String {
         (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     }
