@@ -56,14 +56,18 @@ final class KeyMemo: Sendable {
     func remember(endpoint: Endpoint, namespace: String, body: ByteBuffer, derived: Derived) {
         guard body.readableBytes <= Self.maxBodyBytes else { return }
         let h = Self.hash(endpoint, namespace, body)
+        // A copy: the request's body is often a slice of the connection's read buffer, and
+        // keeping the slice would keep that whole buffer (after a large request on the same
+        // connection, hundreds of kB for a 100-byte body), unbounded by `maxBytes`.
+        let kept = ByteBuffer(bytes: body.readableBytesView)
         state.withLock { state in
-            if state.slots.count >= maxSlots || state.bytes + body.readableBytes > maxBytes {
+            if state.slots.count >= maxSlots || state.bytes + kept.capacity > maxBytes {
                 state = State()
             }
-            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, body: body, derived: derived), forKey: h) {
-                state.bytes -= old.body.readableBytes
+            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, body: kept, derived: derived), forKey: h) {
+                state.bytes -= old.body.capacity
             }
-            state.bytes += body.readableBytes
+            state.bytes += kept.capacity
         }
     }
 }
