@@ -203,7 +203,7 @@ final class VectorIndexTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         func random() -> [Float] { (0..<64).map { _ in Float.random(in: -1...1, using: &rng) } }
         var target = random()
-        for i in 0..<2000 {
+        for i in 0..<1000 {
             index.insert(key: CacheKey(digest: (0..<32).map { UInt8(truncatingIfNeeded: $0 &+ i &* 7) } + []), scope: "s", vector: random(), text: "\(i)")
         }
         let key = CacheKey(digest: Array(repeating: 9, count: 32))
@@ -212,6 +212,75 @@ final class VectorIndexTests: XCTestCase {
         let match = index.search(scope: "s", vector: target, threshold: 0.8)
         XCTAssertEqual(match?.key, key)
         XCTAssertGreaterThan(match?.similarity ?? 0, 0.99)
+    }
+}
+
+/// Larger scopes: vectors clustered like one application's prompts (the case that defeats the
+/// signature shortlist) and compaction after heavy removal.
+final class VectorIndexScaleTests: XCTestCase {
+    /// Vectors around one shared direction: unrelated ones sit near cosine 0.7 to each other
+    /// (in 384 dimensions, as MiniLM's; fewer would scatter them up to 0.8 and beyond).
+    struct Topic {
+        var rng: SeededGenerator
+        let centre: [Float]
+        init(seed: UInt64, dimension: Int = 384) {
+            var r = SeededGenerator(seed: seed)
+            centre = (0..<dimension).map { _ in Float.random(in: -1...1, using: &r) }
+            rng = r
+        }
+        mutating func vector() -> [Float] {
+            let noise = centre.map { _ in Float.random(in: -1...1, using: &rng) }
+            let cn = centre.reduce(0) { $0 + $1 * $1 }.squareRoot(), nn = noise.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return zip(centre, noise).map { 1.53 * $0 / cn + $1 / nn }
+        }
+    }
+
+    static func key(_ i: Int) -> CacheKey { CacheKey(digest: withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } + Array(repeating: 7, count: 24)) }
+
+    static func nudged(_ v: [Float], _ i: Int) -> [Float] {
+        var v = v
+        v[i % v.count] += 0.15  // cosine ≈ 0.99 to the original
+        return v
+    }
+
+    func testNearDuplicatesAreFoundInAClusteredScope() {
+        let index = VectorIndex()
+        var topic = Topic(seed: 1)
+        var kept: [(CacheKey, [Float])] = []
+        for i in 0..<1000 {
+            let v = topic.vector()
+            index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)")
+            if i % 20 == 0 { kept.append((Self.key(i), v)) }
+        }
+        for (i, (key, v)) in kept.enumerated() {
+            XCTAssertEqual(index.search(scope: "s", vector: Self.nudged(v, i), threshold: 0.8)?.key, key, "near-duplicate of entry \(i * 20)")
+        }
+        for _ in 0..<25 {
+            XCTAssertNil(index.search(scope: "s", vector: topic.vector(), threshold: 0.8), "a fresh vector of the same topic (cosine ≈ 0.7) is no hit")
+        }
+        // The periodic sync inserts recent entries again: no duplicates.
+        for (key, v) in kept { index.insert(key: key, scope: "s", vector: v, text: "again") }
+        XCTAssertEqual(index.count, 1000)
+        XCTAssertEqual(index.search(scope: "s", vector: kept[0].1, threshold: 0.8)?.text, "t0")
+    }
+
+    func testCompactionAfterHeavyRemovalKeepsLiveEntriesAndDropsRemovedOnes() {
+        let index = VectorIndex()
+        var topic = Topic(seed: 2, dimension: 16)  // each entry looks itself up exactly: few dimensions do
+        let vectors = (0..<3000).map { _ in topic.vector() }
+        for (i, v) in vectors.enumerated() { index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)") }
+        for i in 0..<3000 where i % 5 != 0 { index.remove(Self.key(i)) }  // 2400 dead: compacted
+        XCTAssertEqual(index.count, 600)
+        for (i, v) in vectors.enumerated() where i % 3 == 0 {
+            let match = index.search(scope: "s", vector: v, threshold: 0.8)
+            if i % 5 == 0 {
+                XCTAssertEqual(match?.key, Self.key(i), "live entry \(i)")
+            } else {
+                XCTAssertNotEqual(match?.key, Self.key(i), "removed entry \(i) served")
+            }
+        }
+        index.insert(key: Self.key(1), scope: "s", vector: vectors[1], text: "back")
+        XCTAssertEqual(index.search(scope: "s", vector: vectors[1], threshold: 0.8)?.text, "back")
     }
 }
 

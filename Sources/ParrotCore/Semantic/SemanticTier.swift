@@ -71,7 +71,11 @@ public final class SemanticTier: Sendable {
             var cursor = since
             while true {
                 let rows = try await store.semanticRows(since: cursor, limit: 5000)
-                for row in rows { insert(key: row.key, row.record) }
+                for (i, row) in rows.enumerated() {
+                    insert(key: row.key, row.record)
+                    // Indexing is CPU work; on a start with many entries, let requests through.
+                    if i % 256 == 255 { await Task.yield() }
+                }
                 guard rows.count == 5000, let last = rows.last, last.createdAt > cursor else {
                     if let last = rows.last { cursor = max(cursor, last.createdAt) }
                     break

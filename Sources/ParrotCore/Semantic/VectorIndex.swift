@@ -18,7 +18,11 @@ public final class VectorIndex: Sendable {
     static let roundingTolerance: Float = 1e-5
     static let signatureBits = 256
 
-    struct Scope {
+    /// A class, not a struct: its arrays are mutated in place through the reference. As a struct
+    /// value inside the state's dictionary, each append copied the scope's whole vector array
+    /// (copy-on-write saw a second reference), which made filling 100k vectors quadratic.
+    /// `@unchecked Sendable`: a scope is only ever touched with the index's lock held.
+    final class Scope: @unchecked Sendable {
         var keys: [CacheKey] = []
         var texts: [String] = []
         var vectors: [Float] = []
@@ -46,12 +50,17 @@ public final class VectorIndex: Sendable {
     public func insert(key: CacheKey, scope: String, vector: [Float], text: String) {
         guard let unit = Self.normalized(vector) else { return }
         state.withLock { state in
-            Self.remove(key, from: &state)
             let planes = Self.planes(for: unit.count, in: &state)
-            // Take the scope out of the dictionary so its arrays are uniquely owned and grow in
-            // place (copying it out would copy every vector on each insert).
-            var s = state.scopes.removeValue(forKey: scope) ?? Scope()
-            defer { state.scopes[scope] = s }
+            // The same entry again (the periodic sync overlaps by a few seconds): already there.
+            if state.scopeOfKey[key] == scope, state.scopes[scope]?.positions[key] != nil { return }
+            Self.remove(key, from: &state)
+            let s: Scope
+            if let existing = state.scopes[scope] {
+                s = existing
+            } else {
+                s = Scope()
+                state.scopes[scope] = s
+            }
             if s.dimension == 0 { s.dimension = unit.count }
             guard s.dimension == unit.count else { return }
             s.positions[key] = s.keys.count
@@ -109,19 +118,19 @@ public final class VectorIndex: Sendable {
     // MARK: internals
 
     private static func remove(_ key: CacheKey, from state: inout State) {
-        guard let scope = state.scopeOfKey.removeValue(forKey: key), var s = state.scopes.removeValue(forKey: scope) else { return }
-        guard let i = s.positions.removeValue(forKey: key) else {
-            state.scopes[scope] = s
-            return
-        }
+        guard let scope = state.scopeOfKey.removeValue(forKey: key), let s = state.scopes[scope],
+              let i = s.positions.removeValue(forKey: key) else { return }
         s.alive[i] = false
         s.dead += 1
-        if s.dead > 1024, s.dead * 2 > s.keys.count { s = compact(s) }
-        state.scopes[scope] = s.positions.isEmpty ? nil : s
+        if s.positions.isEmpty {
+            state.scopes[scope] = nil
+        } else if s.dead > 1024, s.dead * 2 > s.keys.count {
+            state.scopes[scope] = compact(s)
+        }
     }
 
     private static func compact(_ s: Scope) -> Scope {
-        var out = Scope()
+        let out = Scope()
         out.dimension = s.dimension
         for i in 0..<s.keys.count where s.alive[i] {
             out.positions[s.keys[i]] = out.keys.count
@@ -161,24 +170,25 @@ public final class VectorIndex: Sendable {
         return words
     }
 
+    /// Eight lanes, two accumulators: the exact step's cost is this loop.
     @inline(__always)
     static func dot(_ a: [Float], _ b: UnsafeBufferPointer<Float>, offset: Int) -> Float {
         a.withUnsafeBufferPointer { a in
-            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+            let p = a.baseAddress!, q = b.baseAddress! + offset
             let n = a.count
+            var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
             var i = 0
-            while i + 4 <= n {
-                s0 += a[i] * b[offset + i]
-                s1 += a[i + 1] * b[offset + i + 1]
-                s2 += a[i + 2] * b[offset + i + 2]
-                s3 += a[i + 3] * b[offset + i + 3]
-                i += 4
+            while i + 16 <= n {
+                acc0 += UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(q + i).loadUnaligned(as: SIMD8<Float>.self)
+                acc1 += UnsafeRawPointer(p + i + 8).loadUnaligned(as: SIMD8<Float>.self) * UnsafeRawPointer(q + i + 8).loadUnaligned(as: SIMD8<Float>.self)
+                i += 16
             }
+            var sum = (acc0 + acc1).sum()
             while i < n {
-                s0 += a[i] * b[offset + i]
+                sum += p[i] * q[i]
                 i += 1
             }
-            return (s0 + s1) + (s2 + s3)
+            return sum
         }
     }
 }
