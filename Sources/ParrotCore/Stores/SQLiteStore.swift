@@ -7,6 +7,8 @@ import NIOCore
 public final class SQLiteStore: CacheStore {
     private let pool: DatabasePool
     public let path: String
+    /// Concurrent `put`s share a transaction (see `GroupCommit`).
+    private let writes: GroupCommit<CacheEntry>
 
     public init(path: String) throws {
         self.path = path
@@ -19,11 +21,18 @@ public final class SQLiteStore: CacheStore {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        let pool: DatabasePool
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {
             throw ConfigError(key: "cache.path", "cannot open SQLite store at '\(path)': \(error)")
+        }
+        self.pool = pool
+        writes = GroupCommit { entries in
+            try await pool.write { db in
+                for entry in entries { try Self.insert(entry, db) }
+            }
         }
     }
 
@@ -101,9 +110,7 @@ public final class SQLiteStore: CacheStore {
     }
 
     public func put(_ entry: CacheEntry) async throws {
-        try await pool.write { db in
-            try Self.insert(entry, db)
-        }
+        try await writes.submit(entry)
     }
 
     static func insert(_ entry: CacheEntry, _ db: Database) throws {
