@@ -10,12 +10,13 @@ import Darwin
 #endif
 
 /// The real `parrot serve` as a child process (`.build/debug/parrot`, built by
-/// `swift build --build-tests`), for what only a separate process can show: `kill -9`,
+/// `swift build --build-tests`, or `PARROT_TEST_BINARY`), for what only a separate process can show: `kill -9`,
 /// its own memory and file descriptors, a crash that does not take the test runner with it.
 /// Configured through `PARROT_*` variables, run in its own directory so no `proxy.conf` of the
 /// checkout is picked up; its output goes to `parrot.log` in that directory.
 final class ParrotProcess: @unchecked Sendable {
-    static let binary = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = ProcessInfo.processInfo.environment["PARROT_TEST_BINARY"]
+        ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(".build/debug/parrot").path
 
     let process: Process
