@@ -87,11 +87,19 @@ for arg in "$@"; do
   if [[ "$arg" == --from-head ]]; then FROM_HEAD=1; else pass+=("$arg"); fi
 done
 set -- ${pass[@]+"${pass[@]}"}
-SRC="$ROOT"
+# Both modes build from a copy in .build-bench-src: one package path for the one scratch path
+# (.build-bench). Building the work tree and the snapshot alternately into the same scratch
+# path left SwiftPM reporting "complete" without recompiling what had changed.
+SRC="$ROOT/.build-bench-src"
 BUILD_NOTE=""
 SOURCE_COMMIT=""
-if [[ "$FROM_HEAD" == 1 ]]; then
-  SRC="$ROOT/.build-bench-src"
+if [[ "$FROM_HEAD" != 1 ]]; then
+  mkdir -p "$SRC"
+  rm -rf "$SRC/Sources" "$SRC/.bench-commit"
+  cp -R "$ROOT/Sources" "$SRC/Sources"
+  cp "$ROOT/Package.swift" "$SRC/"
+  [[ -f "$ROOT/Package.resolved" ]] && cp -p "$ROOT/Package.resolved" "$SRC/"
+else
   commit="$(git -C "$ROOT" rev-parse HEAD)"
   if [[ "$(cat "$SRC/.bench-commit" 2>/dev/null)" != "$commit" ]]; then
     rm -rf "$SRC"
