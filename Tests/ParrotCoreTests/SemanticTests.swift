@@ -247,7 +247,7 @@ final class VectorIndexScaleTests: XCTestCase {
         let index = VectorIndex()
         var topic = Topic(seed: 1)
         var kept: [(CacheKey, [Float])] = []
-        for i in 0..<1000 {
+        for i in 0..<600 {
             let v = topic.vector()
             index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)")
             if i % 20 == 0 { kept.append((Self.key(i), v)) }
@@ -260,8 +260,46 @@ final class VectorIndexScaleTests: XCTestCase {
         }
         // The periodic sync inserts recent entries again: no duplicates.
         for (key, v) in kept { index.insert(key: key, scope: "s", vector: v, text: "again") }
-        XCTAssertEqual(index.count, 1000)
+        XCTAssertEqual(index.count, 600)
         XCTAssertEqual(index.search(scope: "s", vector: kept[0].1, threshold: 0.8)?.text, "t0")
+    }
+
+    /// Once the scope has a centre (≥ 256 vectors), cosine exactly at the threshold still counts,
+    /// whichever way the query leans: away from the stored vector at random, towards the scope's
+    /// common direction, or away from it (the bound on residual cosine must hold for all).
+    func testThresholdIsExactInACentredScope() {
+        let index = VectorIndex()
+        var topic = Topic(seed: 3)
+        var kept: [(CacheKey, [Float])] = []
+        for i in 0..<400 {
+            let v = topic.vector()
+            index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)")
+            if i % 20 == 0 { kept.append((Self.key(i), v)) }
+        }
+        func unit(_ v: [Float]) -> [Float] {
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / n }
+        }
+        /// The part of `w` orthogonal to the unit vector `u`, normalised.
+        func orthogonal(_ w: [Float], to u: [Float]) -> [Float] {
+            let along = zip(w, u).reduce(0) { $0 + $1.0 * $1.1 }
+            return unit(zip(w, u).map { $0 - along * $1 })
+        }
+        let centre = unit(topic.centre)
+        for (n, (key, v)) in kept.enumerated() {
+            let u = unit(v)
+            let directions = [orthogonal(topic.vector(), to: u), orthogonal(centre, to: u), orthogonal(centre.map { -$0 }, to: u)]
+            for (d, w) in directions.enumerated() {
+                let atThreshold = zip(u, w).map { 0.8 * $0 + 0.6 * $1 }
+                let match = index.search(scope: "s", vector: atThreshold, threshold: 0.8)
+                XCTAssertNotNil(match, "entry \(n), direction \(d): cosine 0.80 must hit")
+                if d == 0 {
+                    XCTAssertEqual(match?.key, key)
+                    let below = zip(u, w).map { 0.79 * $0 + (1 - 0.79 * 0.79).squareRoot() * $1 }
+                    XCTAssertNil(index.search(scope: "s", vector: below, threshold: 0.8), "entry \(n): cosine 0.79 must miss")
+                }
+            }
+        }
     }
 
     func testCompactionAfterHeavyRemovalKeepsLiveEntriesAndDropsRemovedOnes() {

@@ -39,7 +39,7 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     public var hex: String { Self.hex(digest) }
 
     /// The short prefix shown in `X-Parrot-Key` and logs.
-    public var prefix: String { String(hex.prefix(16)) }
+    public var prefix: String { Self.hex(digest.prefix(8)) }
 
     public var description: String { hex }
 
@@ -64,13 +64,19 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+    /// Runs for every answer (`X-Parrot-Key`), so it writes straight into the string's storage.
+    static func hex(_ bytes: some Collection<UInt8>) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            var i = 0
+            for b in bytes {
+                out[i] = hexDigit(b >> 4)
+                out[i + 1] = hexDigit(b & 0xF)
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    @inline(__always)
+    private static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? v + UInt8(ascii: "0") : v - 10 + UInt8(ascii: "a") }
 }

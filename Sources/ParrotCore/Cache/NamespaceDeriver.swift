@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Synchronization
 
 /// Turns a caller's credential into a namespace id with HMAC-SHA-256, so two API keys never
 /// share answers by default and the credential itself is never stored or logged.
@@ -7,6 +8,14 @@ import Foundation
 public struct NamespaceDeriver: Sendable {
     private let secret: [UInt8]
     public let shareAcrossKeys: Bool
+    /// Recent derivations: an HMAC per request was a sixth of a cache hit's CPU, and a proxy
+    /// sees the same few credentials over and over. Bounded; starts over when full.
+    private let memo = Memo()
+
+    final class Memo: Sendable {
+        static let capacity = 4096
+        let ids = Mutex<[String: String]>([:])
+    }
 
     public static let defaultNamespace = "default"
 
@@ -30,6 +39,16 @@ public struct NamespaceDeriver: Sendable {
     }
 
     private func derive(_ input: String) -> String {
+        if let id = memo.ids.withLock({ $0[input] }) { return id }
+        let id = compute(input)
+        memo.ids.withLock { ids in
+            if ids.count >= Memo.capacity { ids.removeAll(keepingCapacity: true) }
+            ids[input] = id
+        }
+        return id
+    }
+
+    private func compute(_ input: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: secret))
         return CacheKey.hex(Array(mac).prefix(16))
     }

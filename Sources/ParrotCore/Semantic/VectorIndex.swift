@@ -1,11 +1,20 @@
+import CParrotKernels
 import Synchronization
 
 /// Nearest-neighbour search by cosine similarity, per scope. Vectors are normalised once on
-/// insert. A search first compares 256-bit random-hyperplane signatures (SimHash: the share of
+/// insert. A search first compares 1024-bit random-hyperplane signatures (SimHash: the share of
 /// differing bits estimates angle/π) to shortlist candidates, then computes exact cosines on
-/// the shortlist only. At cosine ≥ 0.8 the expected distance is ~52 bits (σ ≈ 6.5); the
-/// shortlist admits up to `signatureSlack` bits, 5σ beyond, so a true match is practically
-/// never lost, while unrelated vectors (~128 bits away) almost never reach the exact step.
+/// the shortlist only.
+///
+/// Prompts of one application resemble each other (embeddings at cosine 0.5–0.7), and plain
+/// signatures cannot tell them from a match at 0.8: nearly the whole scope would reach the
+/// exact step. So each scope fixes a centre (the mean direction of its first vectors) and signs
+/// the *residuals* (vector minus its component along the centre), where unrelated prompts are
+/// far apart again. Nothing is lost by that: for a query with centre component `a` and a stored
+/// vector with component `b`, cosine ≥ T implies a residual cosine of at least
+/// ρ = (T − ab) / √((1 − a²)(1 − b²)); the shortlist admits the distance expected at ρ plus
+/// `shortlistSigmas` σ (the distance is binomial), so a true match is practically never lost, and
+/// a vector whose ρ exceeds 1 cannot match at all and is skipped without a look.
 public final class VectorIndex: Sendable {
     public struct Match: Sendable, Equatable {
         public var key: CacheKey
@@ -13,10 +22,20 @@ public final class VectorIndex: Sendable {
         public var text: String
     }
 
-    static let signatureWords = 4
+    static let signatureWords = 16
+    static let signatureBits = 1024
+    /// Standard deviations of signature distance the shortlist admits beyond the distance
+    /// expected at the threshold. At 4σ a true match lying exactly at the threshold is skipped
+    /// with probability ≈ 3·10⁻⁵ (less the further above it lies): a plain miss, never a wrong
+    /// answer. 5σ made searches of one-topic scopes 5–10× slower for a 10⁻⁷ difference.
+    static let shortlistSigmas = 3.5
     /// Float32 rounding of normalised vectors: a cosine of exactly the threshold must count.
     static let roundingTolerance: Float = 1e-5
-    static let signatureBits = 256
+    /// Vectors a scope collects before it fixes its centre.
+    static let centreSample = 256
+    /// Bins over a vector's centre component b ∈ [−1, 1]; each search computes one admitted
+    /// distance per bin (the loose end of the bin), not one per vector.
+    static let bins = 2048
 
     /// A class, not a struct: its arrays are mutated in place through the reference. As a struct
     /// value inside the state's dictionary, each append copied the scope's whole vector array
@@ -27,10 +46,14 @@ public final class VectorIndex: Sendable {
         var texts: [String] = []
         var vectors: [Float] = []
         var signatures: [UInt64] = []
+        /// The bin of each vector's component along `centre`.
+        var bins: [UInt16] = []
         var alive: [Bool] = []
         var positions: [CacheKey: Int] = [:]
         var dimension = 0
         var dead = 0
+        /// Unit mean direction of the scope's first `centreSample` vectors; nil before.
+        var centre: [Float]?
     }
 
     struct State {
@@ -67,9 +90,12 @@ public final class VectorIndex: Sendable {
             s.keys.append(key)
             s.texts.append(text)
             s.vectors.append(contentsOf: unit)
-            s.signatures.append(contentsOf: Self.signature(unit, planes: planes))
+            let (bin, signature) = Self.sign(unit, centre: s.centre, planes: planes)
+            s.bins.append(bin)
+            s.signatures.append(contentsOf: signature)
             s.alive.append(true)
             state.scopeOfKey[key] = scope
+            if s.centre == nil, s.keys.count >= Self.centreSample { Self.fixCentre(of: s, planes: planes) }
         }
     }
 
@@ -93,21 +119,27 @@ public final class VectorIndex: Sendable {
             var candidates: [Match] = []
             guard let s = state.scopes[scope], s.dimension == query.count, !s.keys.isEmpty else { return [] }
             let planes = Self.planes(for: query.count, in: &state)
-            let signature = Self.signature(query, planes: planes)
-            // Bits allowed to differ: the expected distance at `threshold` plus 5σ.
-            let p = Double(acos(max(-1, min(1, threshold)))) / Double.pi
-            let n = Double(Self.signatureBits)
-            let slack = Int((n * p + 5 * (n * p * (1 - p)).squareRoot()).rounded(.up))
-            s.signatures.withUnsafeBufferPointer { sigs in
-                s.vectors.withUnsafeBufferPointer { vectors in
-                    for i in 0..<s.keys.count where s.alive[i] {
-                        let base = i * Self.signatureWords
-                        var distance = 0
-                        for w in 0..<Self.signatureWords { distance += (sigs[base + w] ^ signature[w]).nonzeroBitCount }
-                        guard distance <= slack else { continue }
-                        let similarity = Self.dot(query, vectors, offset: i * s.dimension)
-                        if similarity >= threshold - Self.roundingTolerance { candidates.append(Match(key: s.keys[i], similarity: similarity, text: s.texts[i])) }
+            let a = s.centre.map { Self.dot(query, $0) } ?? 0
+            let signature = Self.sign(query, centre: s.centre, planes: planes).signature
+            let admitted = Self.admittedDistances(threshold: threshold - Self.roundingTolerance, queryComponent: a)
+            let kept = [UInt32](unsafeUninitializedCapacity: s.keys.count) { out, initialized in
+                initialized = s.signatures.withUnsafeBufferPointer { sigs in
+                    s.bins.withUnsafeBufferPointer { bins in
+                        s.alive.withUnsafeBufferPointer { alive in
+                            admitted.withUnsafeBufferPointer { admitted in
+                                signature.withUnsafeBufferPointer { query in
+                                    parrot_shortlist(sigs.baseAddress, s.keys.count, Int32(Self.signatureWords), query.baseAddress,
+                                                     bins.baseAddress, alive.baseAddress, admitted.baseAddress, out.baseAddress)
+                                }
+                            }
+                        }
                     }
+                }
+            }
+            s.vectors.withUnsafeBufferPointer { vectors in
+                for i in kept.lazy.map(Int.init) {
+                    let similarity = Self.dot(query, vectors, offset: i * s.dimension)
+                    if similarity >= threshold - Self.roundingTolerance { candidates.append(Match(key: s.keys[i], similarity: similarity, text: s.texts[i])) }
                 }
             }
             return candidates
@@ -116,6 +148,62 @@ public final class VectorIndex: Sendable {
     }
 
     // MARK: internals
+
+    /// For each bin of b, the signature distance a stored vector may have and still be checked
+    /// exactly: −1 when no vector of the bin can reach `threshold` (ρ > 1), `signatureBits`
+    /// when the signature says nothing (a residual too short to sign reliably).
+    static func admittedDistances(threshold t: Float, queryComponent a: Float) -> [Int32] {
+        let n = Double(signatureBits), T = Double(t), a = Double(a)
+        let qa = 1 - a * a
+        func rho(_ b: Double) -> Double {
+            let d = qa * (1 - b * b)
+            return d <= 1e-9 ? -.infinity : (T - a * b) / d.squareRoot()
+        }
+        var table = [Int32](repeating: Int32(signatureBits), count: bins)
+        for k in 0..<bins {
+            let b0 = -1 + 2 * Double(k) / Double(bins), b1 = -1 + 2 * Double(k + 1) / Double(bins)
+            // Near ±1 the residual is tiny and its signature numerically meaningless.
+            if qa < 1e-4 || b0 < -0.995 || b1 > 0.995 { continue }
+            var r = min(rho(b0), rho(b1))
+            // ρ(b) has its only minimum at b = a/T (for T > 0).
+            if T > 0, a / T > b0, a / T < b1 { r = min(r, rho(a / T)) }
+            if r > 1.001 {
+                table[k] = -1
+            } else if r > -1 {
+                let p = acos(min(1, r)) / Double.pi
+                table[k] = Int32(min(signatureBits, Int((n * p + shortlistSigmas * (n * p * (1 - p)).squareRoot()).rounded(.up)) + 1))
+            }
+        }
+        return table
+    }
+
+    static func bin(of b: Float) -> UInt16 {
+        UInt16(max(0, min(bins - 1, Int((b + 1) * Float(bins / 2)))))
+    }
+
+    /// The bin of the vector's centre component and the signature of its residual.
+    private static func sign(_ unit: [Float], centre: [Float]?, planes: [Float]) -> (bin: UInt16, signature: [UInt64]) {
+        guard let centre else { return (bin(of: 0), signature(unit, planes: planes)) }
+        let b = dot(unit, centre)
+        let residual = zip(unit, centre).map { $0 - b * $1 }
+        return (bin(of: b), signature(residual, planes: planes))
+    }
+
+    /// Fixes the scope's centre from the vectors it has and re-signs them.
+    private static func fixCentre(of s: Scope, planes: [Float]) {
+        var mean = [Float](repeating: 0, count: s.dimension)
+        for i in 0..<s.keys.count where s.alive[i] {
+            for j in 0..<s.dimension { mean[j] += s.vectors[i * s.dimension + j] }
+        }
+        guard let centre = normalized(mean) else { return }
+        s.centre = centre
+        for i in 0..<s.keys.count {
+            let unit = Array(s.vectors[(i * s.dimension)..<((i + 1) * s.dimension)])
+            let (bin, signature) = sign(unit, centre: centre, planes: planes)
+            s.bins[i] = bin
+            for w in 0..<signatureWords { s.signatures[i * signatureWords + w] = signature[w] }
+        }
+    }
 
     private static func remove(_ key: CacheKey, from state: inout State) {
         guard let scope = state.scopeOfKey.removeValue(forKey: key), let s = state.scopes[scope],
@@ -132,12 +220,14 @@ public final class VectorIndex: Sendable {
     private static func compact(_ s: Scope) -> Scope {
         let out = Scope()
         out.dimension = s.dimension
+        out.centre = s.centre
         for i in 0..<s.keys.count where s.alive[i] {
             out.positions[s.keys[i]] = out.keys.count
             out.keys.append(s.keys[i])
             out.texts.append(s.texts[i])
             out.vectors.append(contentsOf: s.vectors[(i * s.dimension)..<((i + 1) * s.dimension)])
             out.signatures.append(contentsOf: s.signatures[(i * signatureWords)..<((i + 1) * signatureWords)])
+            out.bins.append(s.bins[i])
             out.alive.append(true)
         }
         return out
@@ -168,6 +258,10 @@ public final class VectorIndex: Sendable {
             }
         }
         return words
+    }
+
+    static func dot(_ a: [Float], _ b: [Float]) -> Float {
+        b.withUnsafeBufferPointer { dot(a, $0, offset: 0) }
     }
 
     /// Eight lanes, two accumulators: the exact step's cost is this loop.
