@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import ParrotCore
+@testable import ParrotCore
 import ParrotMock
 import XCTest
 
@@ -310,6 +310,37 @@ final class UpstreamFaultTests: XCTestCase {
             let v1 = try await Self.breaker(proxy)
             XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "five hundred")
+        }
+    }
+}
+
+/// The coalescer's shared answer, driven directly: a client that attached before the replay
+/// buffer overflowed but starts reading after it must still get every byte, in order.
+final class InFlightAnswerTests: XCTestCase {
+    func testLateReaderOfALargeAnswerGetsEveryChunk() async {
+        let answer = InFlightAnswer(replayLimit: 1000)
+        let leader = answer.attach()!
+        let follower = answer.attach()!
+        var sent: [UInt8] = []
+        for i in 0..<50 {
+            let chunk = [UInt8](repeating: UInt8(i), count: 100)  // 5000 bytes: the replay buffer overflows at 1000
+            sent += chunk
+            answer.publish(ByteBuffer(bytes: chunk))
+        }
+        XCTAssertNil(answer.attach(), "too late to join once the replay buffer is gone")
+        answer.finish()
+        for id in [leader, follower] {
+            var received: [UInt8] = []
+            var finished = false
+            for await event in answer.body(for: id) {
+                switch event {
+                case .chunk(let chunk): received += chunk.readableBytesView
+                case .finished: finished = true
+                case .failed(let error): XCTFail("\(error)")
+                }
+            }
+            XCTAssertTrue(finished)
+            XCTAssertEqual(received, sent, "client \(id) got \(received.count) of \(sent.count) bytes")
         }
     }
 }

@@ -26,6 +26,9 @@ public final class InFlightAnswer: Sendable {
         var joinable = true
         var completion = Completion.running
         var subscribers: [Int: AsyncStream<BodyEvent>.Continuation] = [:]
+        /// Each attached client's body, created when it attaches (not when it starts reading):
+        /// chunks published in between must reach it even after the replay buffer is gone.
+        var streams: [Int: AsyncStream<BodyEvent>] = [:]
         var attached = 0
         var nextID = 0
         var task: Task<Void, Never>?
@@ -45,14 +48,27 @@ public final class InFlightAnswer: Sendable {
         state.withLock { $0.task = task }
     }
 
-    /// Attaches a client; returns nil when the answer can no longer be joined.
+    /// Attaches a client; returns nil when the answer can no longer be joined. From here on the
+    /// client's body receives every chunk (the ones relayed before, replayed, then live ones),
+    /// however late it starts reading: subscribing only when the response body began to be
+    /// written lost the chunks published in between once an answer outgrew the replay buffer,
+    /// and the client got a stream with its middle missing.
     func attach() -> Int? {
         state.withLock { state in
             guard state.joinable else { return nil }
             if case .failed = state.completion { return nil }
             state.attached += 1
             state.nextID += 1
-            return state.nextID
+            let id = state.nextID
+            let (stream, continuation) = AsyncStream<BodyEvent>.makeStream()
+            for chunk in state.chunks { continuation.yield(.chunk(chunk)) }
+            switch state.completion {
+            case .running: state.subscribers[id] = continuation
+            case .finished: continuation.yield(.finished); continuation.finish()
+            case .failed(let error): continuation.yield(.failed(error)); continuation.finish()
+            }
+            state.streams[id] = stream
+            return id
         }
     }
 
@@ -60,6 +76,7 @@ public final class InFlightAnswer: Sendable {
     func detach(_ id: Int) {
         let task: Task<Void, Never>? = state.withLock { state in
             state.subscribers.removeValue(forKey: id)?.finish()
+            state.streams[id] = nil
             state.attached -= 1
             if state.attached <= 0, case .running = state.completion { return state.task }
             return nil
@@ -78,18 +95,10 @@ public final class InFlightAnswer: Sendable {
         }
     }
 
-    /// The body for client `id`: what was relayed so far, then live chunks, then the end.
+    /// The body for client `id` (once): every chunk since it attached, then the end. A client
+    /// already detached gets an empty stream, which its relay reports as ended early.
     func body(for id: Int) -> AsyncStream<BodyEvent> {
-        let (stream, continuation) = AsyncStream<BodyEvent>.makeStream()
-        state.withLock { state in
-            for chunk in state.chunks { continuation.yield(.chunk(chunk)) }
-            switch state.completion {
-            case .running: state.subscribers[id] = continuation
-            case .finished: continuation.yield(.finished); continuation.finish()
-            case .failed(let error): continuation.yield(.failed(error)); continuation.finish()
-            }
-        }
-        return stream
+        state.withLock { $0.streams.removeValue(forKey: id) } ?? AsyncStream { $0.finish() }
     }
 
     func publishHead(_ head: Result<UpstreamHead, ParrotError>) {
