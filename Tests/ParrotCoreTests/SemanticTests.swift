@@ -237,6 +237,18 @@ final class VectorIndexScaleTests: XCTestCase {
 
     static func key(_ i: Int) -> CacheKey { CacheKey(digest: withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) } + Array(repeating: 7, count: 24)) }
 
+    /// Inserts `count` vectors of `topic` into scope "s" (entry i has text "t<i>"); returns every
+    /// 20th with its key.
+    static func fill(_ index: VectorIndex, with topic: inout Topic, count: Int) -> [(CacheKey, [Float])] {
+        var kept: [(CacheKey, [Float])] = []
+        for i in 0..<count {
+            let v = topic.vector()
+            index.insert(key: key(i), scope: "s", vector: v, text: "t\(i)")
+            if i % 20 == 0 { kept.append((key(i), v)) }
+        }
+        return kept
+    }
+
     static func nudged(_ v: [Float], _ i: Int) -> [Float] {
         var v = v
         v[i % v.count] += 0.15  // cosine ≈ 0.99 to the original
@@ -246,12 +258,7 @@ final class VectorIndexScaleTests: XCTestCase {
     func testNearDuplicatesAreFoundInAClusteredScope() {
         let index = VectorIndex()
         var topic = Topic(seed: 1)
-        var kept: [(CacheKey, [Float])] = []
-        for i in 0..<600 {
-            let v = topic.vector()
-            index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)")
-            if i % 20 == 0 { kept.append((Self.key(i), v)) }
-        }
+        let kept = Self.fill(index, with: &topic, count: 600)
         for (i, (key, v)) in kept.enumerated() {
             XCTAssertEqual(index.search(scope: "s", vector: Self.nudged(v, i), threshold: 0.8)?.key, key, "near-duplicate of entry \(i * 20)")
         }
@@ -270,12 +277,7 @@ final class VectorIndexScaleTests: XCTestCase {
     func testThresholdIsExactInACentredScope() {
         let index = VectorIndex()
         var topic = Topic(seed: 3)
-        var kept: [(CacheKey, [Float])] = []
-        for i in 0..<400 {
-            let v = topic.vector()
-            index.insert(key: Self.key(i), scope: "s", vector: v, text: "t\(i)")
-            if i % 20 == 0 { kept.append((Self.key(i), v)) }
-        }
+        let kept = Self.fill(index, with: &topic, count: 400)
         func unit(_ v: [Float]) -> [Float] {
             let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             return v.map { $0 / n }
