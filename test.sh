@@ -22,6 +22,11 @@ fi
 
 echo "==> running tests"
 status=0
-swift test --skip-build "$@" || status=$?
+# A watchdog: the suite takes ~3 min here; a test that hangs fails the run after
+# PARROT_TEST_TIMEOUT_S (default 20 min) instead of holding CI until its own limit.
+timeout -k 30 "${PARROT_TEST_TIMEOUT_S:-1200}" swift test --skip-build "$@" || status=$?
+if [[ $status == 124 || $status == 137 ]]; then
+  echo "!!! the test suite did not finish within ${PARROT_TEST_TIMEOUT_S:-1200} s: a test hung (see the last 'started' line above)" >&2
+fi
 echo "==> test suite finished in $(( $(date +%s) - started )) s with status $status"
 exit $status
