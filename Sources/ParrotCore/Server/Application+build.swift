@@ -68,10 +68,10 @@ public func buildApplication(
     let server = config.server
     var application = Application(
         responder: ParrotResponderHandle(responder: responder),
-        server: .http1(configuration: .init(
+        server: .parrotHTTP1(configuration: .init(
             idleTimeout: .seconds(Int64(server.idleTimeoutS)),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: server.maxHeaderBytes, maxHeaderListSize: server.maxHeaderBytes)
-        )),
+        ), engine: engine),
         configuration: .init(
             address: .hostname(server.host, port: server.port),
             serverName: nil,

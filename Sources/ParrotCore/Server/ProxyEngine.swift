@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// The request path of DESIGN.md: parse → policy → memory → store → coalescer → provider guard
 /// → upstream, relaying as it arrives and teeing complete answers into the cache.
@@ -14,6 +15,9 @@ public final class ProxyEngine: Sendable {
     public let tiers: CacheTiers
     let coalescer = Coalescer()
     let keyMemo = KeyMemo()
+    private let quickHits = Atomic<Int>(0)
+    /// Hits answered by `HitFastPathHandler` on an event loop (included in the hit count).
+    public var eventLoopHits: Int { quickHits.load(ordering: .relaxed) }
     public let stats: Stats
     let namespaces: NamespaceDeriver
     let logger: Logger
@@ -176,12 +180,7 @@ public final class ProxyEngine: Sendable {
                  provider: provider, policy: policy, started: started)
         }
 
-        var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? knownIncludeUsage }
-        /// Set when the call was built from a remembered key, without a parsed body.
-        var knownIncludeUsage = false
-        var acceptsGzip: Bool {
-            request.headers[values: .acceptEncoding].contains { $0.lowercased().contains("gzip") }
-        }
+        var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? false }
     }
 
     // MARK: hits
@@ -191,30 +190,85 @@ public final class ProxyEngine: Sendable {
     /// remembered, not in memory, stale) returns nil and takes the full path.
     private func serveRepeat(_ request: Request, endpoint: Endpoint, body: ByteBuffer, policy: CachePolicy,
                              started: ContinuousClock.Instant) -> Response? {
-        let namespace = namespaces.namespace(credential: credential(request.headers), name: policy.namespaceName)
-        guard let derived = keyMemo.lookup(endpoint: endpoint, namespace: namespace, body: body),
+        let asker = Asker(endpoint: endpoint, method: request.method, path: request.uri.path, headers: request.headers, started: started)
+        return repeatAnswer(asker, body: body, policy: policy)?.response
+    }
+
+    private func repeatAnswer(_ asker: Asker, body: ByteBuffer, policy: CachePolicy) -> HitAnswer? {
+        let namespace = namespaces.namespace(credential: credential(asker.headers), name: policy.namespaceName)
+        guard let derived = keyMemo.lookup(endpoint: asker.endpoint, namespace: namespace, body: body),
               let answer = tiers.memory.get(derived.key)
         else { return nil }
         let now = Self.now()
         guard answer.entry.isFresh(at: now), policy.maxAge.map({ answer.entry.age(at: now) <= $0 }) ?? true else { return nil }
-        var call = Call(endpoint: endpoint, request: request, body: body, json: .null, model: derived.model, streamed: derived.streamed,
-                        provider: providers[router.provider(forModel: derived.model)]!, policy: policy, started: started)
-        call.knownIncludeUsage = derived.includeUsage
-        return serve(answer, call: call, outcome: .hit, key: derived.key)
+        var asker = asker
+        asker.streamed = derived.streamed
+        asker.includeUsage = derived.includeUsage
+        return serve(answer, asker: asker, outcome: .hit, key: derived.key)
+    }
+
+    /// The hit path for `ParrotHTTP1Channel`'s channel handler, on the connection's event loop:
+    /// a memory-tier answer to a byte-identical repeat, written without entering Swift
+    /// concurrency. nil means "not here": the request goes on, unchanged, to `handle`, which
+    /// decides everything else (errors included) and counts it there.
+    func quickHit(head: HTTPRequest, body: ByteBuffer, started: ContinuousClock.Instant) -> HitAnswer? {
+        guard config.cache.enabled, head.method == .post, let path = head.path, let endpoint = Endpoint(rawValue: path) else { return nil }
+        if !secrets.clientTokens.isEmpty, !isAuthorizedClient(head.headerFields) { return nil }
+        guard let policy = try? CachePolicy(headers: head.headerFields), policy.lookup else { return nil }
+        let asker = Asker(endpoint: endpoint, method: .post, path: path, headers: head.headerFields, started: started)
+        guard let answer = repeatAnswer(asker, body: body, policy: policy) else { return nil }
+        stats.requests.add(1, ordering: .relaxed)
+        quickHits.add(1, ordering: .relaxed)
+        return answer
+    }
+
+    /// What `serve` needs to know about the request it answers.
+    struct Asker {
+        let endpoint: Endpoint
+        let method: HTTPRequest.Method
+        let path: String
+        let headers: HTTPFields
+        let started: ContinuousClock.Instant
+        var streamed = false
+        var includeUsage = false
+
+        var acceptsGzip: Bool {
+            headers[values: .acceptEncoding].contains { $0.lowercased().contains("gzip") }
+        }
+    }
+
+    /// A cached answer ready to write: built once, written either by Hummingbird (as a
+    /// `Response`) or by the channel fast path.
+    struct HitAnswer {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let body: ByteBuffer
+
+        var response: Response { Response(status: status, headers: headers, body: .init(byteBuffer: body)) }
     }
 
     /// Answers from a cached entry, converting between JSON and SSE where the endpoint allows.
     /// Returns nil when the entry cannot serve this request's mode (then it is a miss).
     func serve(_ answer: CachedAnswer, call: Call, outcome: Stats.Outcome, key: CacheKey, similarity: Float? = nil) -> Response? {
+        var asker = Asker(endpoint: call.endpoint, method: call.request.method, path: call.request.uri.path,
+                          headers: call.request.headers, started: call.started)
+        asker.streamed = call.streamed
+        asker.includeUsage = call.includeUsage
+        return serve(answer, asker: asker, outcome: outcome, key: key, similarity: similarity)?.response
+    }
+
+    func serve(_ answer: CachedAnswer, asker call: Asker, outcome: Stats.Outcome, key: CacheKey, similarity: Float? = nil) -> HitAnswer? {
         let entry = answer.entry
         let wanted: CacheEntry.Mode = call.streamed ? .sse : .json
+        // Appended, not assigned: each field is new, and assignment searches for an old one.
         var headers = HTTPFields()
+        headers.reserveCapacity(8)
         let body: ByteBuffer
         if entry.mode == wanted {
-            headers[.contentType] = entry.contentType
+            headers.append(HTTPField(name: .contentType, value: entry.contentType))
             if call.acceptsGzip {
                 body = entry.body
-                headers[.contentEncoding] = "gzip"
+                headers.append(HTTPField(name: .contentEncoding, value: "gzip"))
             } else {
                 body = answer.identityBody
             }
@@ -225,25 +279,25 @@ public final class ProxyEngine: Sendable {
                 ? StreamConverter.sse(fromJSON: identity, endpoint: call.endpoint, includeUsage: call.includeUsage)
                 : StreamConverter.json(fromSSE: identity, endpoint: call.endpoint)
             guard let converted else { return nil }
-            headers[.contentType] = wanted == .sse ? "text/event-stream; charset=utf-8" : "application/json"
+            headers.append(HTTPField(name: .contentType, value: wanted == .sse ? "text/event-stream; charset=utf-8" : "application/json"))
             body = ByteBuffer(bytes: converted)
         }
         let now = Self.now()
-        headers[.contentLength] = String(body.readableBytes)
-        headers[Self.cacheHeader] = outcome.rawValue
-        headers[.age] = String(entry.age(at: now))
-        headers[Self.keyHeader] = key.prefix
-        headers[Self.providerHeader] = entry.provider
-        if let similarity { headers[Self.similarityHeader] = String(format: "%.3f", similarity) }
+        headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
+        headers.append(HTTPField(name: Self.cacheHeader, value: outcome.rawValue))
+        headers.append(HTTPField(name: .age, value: String(entry.age(at: now))))
+        headers.append(HTTPField(name: Self.keyHeader, value: key.prefix))
+        headers.append(HTTPField(name: Self.providerHeader, value: entry.provider))
+        if let similarity { headers.append(HTTPField(name: Self.similarityHeader, value: String(format: "%.3f", similarity))) }
         stats.count(outcome)
         stats.recordSaved(model: entry.model, promptTokens: entry.promptTokens, completionTokens: entry.completionTokens)
         tiers.hits.record(key, at: now)
         let elapsed = ContinuousClock.now - call.started
         if outcome == .hit { stats.hitLatency.record(elapsed) }
-        accessLog.record(method: call.request.method, path: call.request.uri.path, status: entry.status, outcome: outcome,
+        accessLog.record(method: call.method, path: call.path, status: entry.status, outcome: outcome,
                          provider: entry.provider, model: entry.model, key: key, upstream: nil, total: elapsed,
                          tokens: entry.promptTokens + entry.completionTokens)
-        return Response(status: .init(code: entry.status), headers: headers, body: .init(byteBuffer: body))
+        return HitAnswer(status: .init(code: entry.status), headers: headers, body: body)
     }
 
     // MARK: misses
