@@ -396,6 +396,31 @@ http {{
         log(f"{name}: nginx on {server.url} ({workers} workers, {len(body)}-byte static answer)")
         return server
 
+    def start_bare(self, name: str, body: bytes) -> Server:
+        """A bare Hummingbird 2 server (Sources/bare-hummingbird): reads the body, hashes it with
+        SHA-256 and returns `body`. The framework's own ceiling for any server built on it."""
+        port = free_port()
+        directory = self.work / name
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "answer.json").write_bytes(body)
+        log_path = directory / "bare.log"
+        proc = self.procs.start(name, [str(self.bin / "bare-hummingbird"), "--host", "127.0.0.1", "--port", str(port),
+                                       "--body-file", str(directory / "answer.json")], env=self.env, log_path=log_path)
+        server = Server("bare", name, proc, port, log_path, {})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status, _, data = http_request(server.url + CHAT, "POST", prompt_body(hit_prompt(0)), timeout=2)
+                if status == 200 and data == body:
+                    break
+                raise RuntimeError(f"bare-hummingbird answered {status} with {len(data)} bytes")
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"bare-hummingbird did not start: {self.tail(log_path)}")
+                time.sleep(0.1)
+        log(f"{name}: bare Hummingbird on {server.url} ({len(body)}-byte fixed answer)")
+        return server
+
     def start_litellm(self, name: str, upstream: Server) -> Server:
         binary = self.args.litellm
         if not binary or not Path(binary).exists():
@@ -617,13 +642,15 @@ general_settings:
             raise RuntimeError(f"answer for nginx: {status} {headers.get('x-parrot-cache')}")
         self.sections["answer_bytes"] = len(body)
         nginx = self.start_nginx("s2-nginx", body)
+        bare = self.start_bare("s2-bare", body)
         try:
             for c in self.args.levels:
                 self.measure("2", "nginx static file", nginx, "hit", c)
+                self.measure("2", "bare Hummingbird (hash body, fixed answer)", bare, "hit", c)
                 self.measure("2", "Parrot hit, memory tier", warn, "hit", c, upstream=mock)
                 self.measure("2", "Parrot hit, memory tier, log info", info, "hit", c, upstream=mock)
         finally:
-            for s in (nginx, info, warn, mock):
+            for s in (bare, nginx, info, warn, mock):
                 self.procs.stop(s.proc)
 
     def scenario_3(self) -> None:

@@ -114,7 +114,7 @@ else
 fi
 BIN="$ROOT/.build-bench/release"
 if [[ "${PARROT_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-  for product in mock-upstream parrot; do
+  for product in mock-upstream bare-hummingbird parrot; do
     log "building $product (release, --scratch-path .build-bench, sources in $SRC)"
     for attempt in 1 2 3; do
       if swift build -c release --package-path "$SRC" --scratch-path "$ROOT/.build-bench" --product "$product" \
@@ -132,7 +132,7 @@ if [[ "${PARROT_BENCH_SKIP_BUILD:-0}" != 1 ]]; then
     done
   done
 fi
-[[ -x "$BIN/parrot" && -x "$BIN/mock-upstream" ]] || { log "missing binaries in $BIN"; exit 1; }
+[[ -x "$BIN/parrot" && -x "$BIN/mock-upstream" && -x "$BIN/bare-hummingbird" ]] || { log "missing binaries in $BIN"; exit 1; }
 if [[ "${PARROT_BENCH_SKIP_BUILD:-0}" == 1 ]]; then
   SOURCE_COMMIT=""
   BUILD_NOTE="PARROT_BENCH_SKIP_BUILD=1: the binaries already in .build-bench/release were used (parrot built $(date -u -r "$BIN/parrot" '+%Y-%m-%d %H:%M UTC')); the commit above may not be what they were built from."

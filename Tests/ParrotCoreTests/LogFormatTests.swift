@@ -27,6 +27,17 @@ final class LogFormatTests: XCTestCase {
         }
         XCTAssertEqual(requests.first?["cache"]?.stringValue, "MISS")
         XCTAssertNotNil(requests.first?["upstream_ms"])
+        // Milliseconds with exactly three decimals, e.g. "0.042" or "12.300".
+        var checked = 0
+        for request in requests {
+            for field in ["total_ms", "upstream_ms"] {
+                guard let text = request[field]?.stringValue else { continue }
+                checked += 1
+                XCTAssertNotNil(text.range(of: #"^[0-9]+\.[0-9]{3}$"#, options: .regularExpression), "\(field) = \(text)")
+                XCTAssertLessThan(Double(text) ?? .infinity, 10_000, "\(field) = \(text)")
+            }
+        }
+        XCTAssertEqual(checked, 3, "total_ms twice, upstream_ms once")
         XCTAssertEqual(requests.last?["cache"]?.stringValue, "HIT")
         XCTAssertFalse(lines.all.joined().contains("sk-json-secret"))
         XCTAssertFalse(lines.all.joined().contains("json logs"), "prompts are never logged")

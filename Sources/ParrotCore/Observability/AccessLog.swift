@@ -21,9 +21,14 @@ struct AccessLog: Sendable {
         logger.info("request", metadata: metadata)
     }
 
+    /// Milliseconds with three decimals (`12.345`). Integer arithmetic: `String(format:)` cost
+    /// more than the rest of a hit's access-log line.
     static func milliseconds(_ d: Duration) -> String {
-        let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-        return String(format: "%.3f", ms)
+        let (seconds, attoseconds) = d.components
+        let micros = max(0, seconds * 1_000_000 + (attoseconds + 500_000_000_000) / 1_000_000_000_000)
+        let fraction = micros % 1000
+        let padding = fraction < 10 ? "00" : fraction < 100 ? "0" : ""
+        return "\(micros / 1000).\(padding)\(fraction)"
     }
 }
 
