@@ -396,6 +396,67 @@ http {{
         log(f"{name}: nginx on {server.url} ({workers} workers, {len(body)}-byte static answer)")
         return server
 
+    def start_nginx_proxy(self, name: str, upstream: Server) -> Server:
+        """nginx as a plain reverse proxy in front of the mock (keep-alive upstream pool, no cache):
+        what relaying a request costs on this machine for a proxy with no logic at all."""
+        port = free_port()
+        directory = self.work / name
+        if directory.exists():
+            shutil.rmtree(directory)
+        (directory / "tmp").mkdir(parents=True)
+        os.chmod(directory, 0o755)
+        workers = self.args.nginx_workers
+        config = f"""# bench nginx reverse proxy (written by bench/bench.py)
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {directory}/tmp/body;
+  proxy_temp_path {directory}/tmp/proxy;
+  fastcgi_temp_path {directory}/tmp/fastcgi;
+  uwsgi_temp_path {directory}/tmp/uwsgi;
+  scgi_temp_path {directory}/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  upstream mock {{
+    server 127.0.0.1:{upstream.port};
+    keepalive 64;
+    keepalive_requests 100000000;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+"""
+        config_path = directory / "nginx.conf"
+        config_path.write_text(config)
+        log_path = directory / "nginx.out"
+        proc = self.procs.start(name, ["nginx", "-c", str(config_path), "-p", str(directory)], env=self.env,
+                                log_path=log_path)
+        server = Server("nginx", name, proc, port, log_path, {"workers": workers, "proxy": True})
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                status, _, data = http_request(server.url + CHAT, "POST", prompt_body("nginx proxy check"), timeout=2)
+                if status == 200 and b"chat.completion" in data:
+                    break
+                raise RuntimeError(f"nginx proxy answered {status} with {len(data)} bytes")
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"nginx proxy did not start: {self.tail(log_path)} {self.tail(directory / 'error.log')}")
+                time.sleep(0.1)
+        log(f"{name}: nginx reverse proxy on {server.url} in front of {upstream.url} ({workers} workers)")
+        return server
+
     def start_bare(self, name: str, body: bytes) -> Server:
         """A bare Hummingbird 2 server (Sources/bare-hummingbird): reads the body, hashes it with
         SHA-256 and returns `body`. The framework's own ceiling for any server built on it."""
@@ -621,13 +682,15 @@ general_settings:
         mock = self.start_mock("s1-mock", latency_ms=0)
         off = self.start_parrot("s1-parrot-cache-off", mock, cache=False)
         on = self.start_parrot("s1-parrot-cache-on", mock, cache=True)
+        relay = self.start_nginx_proxy("s1-nginx-proxy", mock)
         try:
             for c in self.args.levels:
                 self.measure("1", "direct to mock", mock, "miss", c, upstream=mock)
+                self.measure("1", "nginx reverse proxy (no cache)", relay, "miss", c, upstream=mock)
                 self.measure("1", "Parrot, cache off", off, "miss", c, upstream=mock)
                 self.measure("1", "Parrot, cache on, all misses", on, "miss", c, upstream=mock)
         finally:
-            for s in (on, off, mock):
+            for s in (relay, on, off, mock):
                 self.procs.stop(s.proc)
 
     def scenario_2(self) -> None:

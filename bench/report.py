@@ -165,6 +165,14 @@ def render(raw: dict, args=None) -> str:
                           verdict(all(r >= 20 for _, r in lite))])
     elif "litellm" in sec:
         goal_rows.append(["Parrot hit RPS ≥ 20× LiteLLM", str(sec["litellm"]), "–"])
+    relay_parts = []
+    for c in levels:
+        p, d = rows.get("1", "nginx reverse proxy (no cache)", c), rows.get("1", "direct to mock", c)
+        if p and d:
+            relay_parts.append(f"c={c}: p50 {p['p50'] - d['p50']:+.3f} ms, p99 {p['p99'] - d['p99']:+.3f} ms")
+    if relay_parts:
+        goal_rows.append(["for reference: what relaying alone costs here (nginx reverse proxy, keep-alive upstream, no cache)",
+                          "; ".join(relay_parts), "–"])
     for target in ("Parrot, cache off", "Parrot, cache on, all misses"):
         moderate = [c for c in levels if 1 < c <= 64] or levels
         parts, ok = [], True
@@ -220,7 +228,9 @@ def render(raw: dict, args=None) -> str:
         w("Every request carries a unique prompt (`load.lua` miss mode), mock upstream at 0 ms latency. “cache off” is "
           "`cache.enabled = false` (pure relay, BYPASS); “cache on, all misses” adds key hashing, the lookup and storing "
           "every answer (SQLite + memory tier). Δ = Parrot minus direct at the same concurrency. Parrot's upstream pool is "
-          "the default 64 connections.\n")
+          "the default 64 connections. “nginx reverse proxy” is nginx (2 workers, keep-alive pool of 64 to the mock, no "
+          "cache, access_log off) relaying the same requests: the cost of an extra hop with no logic at all on this "
+          "machine, for scale.\n")
         body = []
         for c in levels:
             d = rows.get("1", "direct to mock", c)

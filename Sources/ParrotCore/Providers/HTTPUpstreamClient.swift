@@ -37,6 +37,9 @@ public final class HTTPUpstreamClient: UpstreamClient {
         // request for the whole `connect_timeout_ms` first.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.httpVersion = .automatic
+        // No distributed tracing here: with the default (no-op) tracer AsyncHTTPClient would
+        // still parse every request's URL a second time to fill span attributes nobody reads.
+        configuration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.timeout = .milliseconds(Int64(config.timeoutMs))
     }

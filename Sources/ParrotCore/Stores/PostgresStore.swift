@@ -421,7 +421,17 @@ public final class PostgresStore: CacheStore {
     public func close() async throws {
         guard !isClosed.exchange(true, ordering: .relaxed) else { return }
         runner.cancel()
-        await runner.value
+        // The pool closes its connections when its run() is cancelled; a shutdown does not wait
+        // for ever on one that does not.
+        let runner = self.runner
+        let ended = (try? await DeadlineRace.run({
+            await runner.value
+            return true
+        }, deadline: {
+            try await Task.sleep(for: .seconds(10))
+            return false
+        })) ?? false
+        if !ended { logger.warning("the PostgreSQL pool did not stop within 10 s; leaving it to finish on its own") }
     }
 
     // MARK: calls
@@ -465,31 +475,22 @@ public final class PostgresStore: CacheStore {
         let watch = LeaseWatch()
         let client = self.client
         let logger = self.logger
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                try await client.withConnection { connection in
-                    guard watch.leased(connection) else { throw CancellationError() }
-                    defer { watch.finished() }
-                    return try await body(connection, logger)
-                }
+        // Not a task group: leaving one waits for the lease, which may never end (see DeadlineRace).
+        return try await DeadlineRace.run({
+            try await client.withConnection { connection in
+                guard watch.leased(connection) else { throw CancellationError() }
+                defer { watch.finished() }
+                return try await body(connection, logger)
             }
-            group.addTask {
-                try await Task.sleep(for: budget.lease)
-                guard watch.stillLeasing() else {
-                    throw PostgresStoreError(.timedOut, "no connection to PostgreSQL within \(budget.lease)")
-                }
-                try await Task.sleep(for: budget.total - budget.lease)
-                guard watch.abandon() else { return nil }
-                throw PostgresStoreError(.timedOut, "PostgreSQL did not answer within \(budget.total)")
+        }, deadline: {
+            try await Task.sleep(for: budget.lease)
+            guard watch.stillLeasing() else {
+                throw PostgresStoreError(.timedOut, "no connection to PostgreSQL within \(budget.lease)")
             }
-            while let result = try await group.next() {
-                if let value = result {
-                    group.cancelAll()
-                    return value
-                }
-            }
-            throw CancellationError()
-        }
+            try await Task.sleep(for: budget.total - budget.lease)
+            guard watch.abandon() else { return nil }
+            throw PostgresStoreError(.timedOut, "PostgreSQL did not answer within \(budget.total)")
+        })
     }
 
     /// BEGIN … COMMIT around `body`, ROLLBACK when it throws; the body's own error is rethrown
@@ -726,23 +727,17 @@ private final class LeaseWatch: Sendable {
     }
 }
 
-/// Runs `body`, throwing `onTimeout()` if it has not finished after `duration` (the body is
-/// cancelled; it must react to cancellation).
+/// Runs `body`, throwing `onTimeout()` if it has not finished after `duration`; the body is
+/// cancelled then, and not waited for.
 private func withDeadline<T: Sendable>(
     _ duration: Duration,
     onTimeout: @escaping @Sendable () -> any Error,
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: duration)
-            throw onTimeout()
-        }
-        guard let value = try await group.next() else { throw CancellationError() }
-        group.cancelAll()
-        return value
-    }
+    try await DeadlineRace.run(body, deadline: {
+        try await Task.sleep(for: duration)
+        throw onTimeout()
+    })
 }
 
 /// `postgres://user:password@host:port/database?sslmode=…` (or `postgresql://`), parsed once,
