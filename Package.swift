@@ -85,7 +85,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "parrot-bench",
-            dependencies: ["ParrotCore"],
+            dependencies: ["ParrotCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Sources/parrot-bench"
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ParrotCore
@@ -9,6 +10,84 @@ import Synchronization
 //   swift build -c release --product parrot-bench && .build/release/parrot-bench [--quick]
 
 let quick = CommandLine.arguments.contains("--quick")
+
+// `parrot-bench --upstream URL [N]`: what one upstream call through Parrot's upstream client
+// (AsyncHTTPClient, one keep-alive connection, sequential) costs in wall time and in this
+// process's CPU, to split a miss's overhead between the upstream client and the rest.
+if let flag = CommandLine.arguments.firstIndex(of: "--upstream"), CommandLine.arguments.count > flag + 1 {
+    let base = CommandLine.arguments[flag + 1]
+    let total = CommandLine.arguments.count > flag + 2 ? Int(CommandLine.arguments[flag + 2]) ?? 5000 : 5000
+    await upstreamBenchmark(baseURL: base, requests: total)
+    exit(0)
+}
+
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+func upstreamBenchmark(baseURL: String, requests: Int) async {
+    var config = ProviderConfig()
+    config.baseURL = baseURL
+    let client = HTTPUpstreamClient(provider: "bench", config: config)
+    func once(_ i: Int) async throws {
+        let body = ByteBuffer(string: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"upstream bench \#(i)"}]}"#)
+        let request = UpstreamRequest(method: .post, url: baseURL + "/chat/completions",
+                                      headers: [("content-type", "application/json"), ("content-length", String(body.readableBytes))],
+                                      body: .bytes(body))
+        let response = try await client.send(request)
+        for try await _ in response.body {}
+    }
+    do {
+        for i in 0..<200 { try await once(-i - 1) }  // warm-up: the connection and the code paths
+        var samples: [Double] = []
+        samples.reserveCapacity(requests)
+        let clock = ContinuousClock()
+        let cpuBefore = cpuSeconds()
+        let started = clock.now
+        for i in 0..<requests {
+            let t = clock.now
+            try await once(i)
+            let d = clock.now - t
+            samples.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+        }
+        let wall = clock.now - started
+        let cpu = cpuSeconds() - cpuBefore
+        let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
+        samples.sort()
+        print(String(format: "Parrot's upstream client, %d sequential calls: %.0f calls/s, p50 %.3f ms, p99 %.3f ms, this process's CPU %.0f µs per call",
+                     requests, Double(requests) / seconds, samples[requests / 2], samples[requests * 99 / 100], cpu * 1e6 / Double(requests)))
+    } catch {
+        print("upstream benchmark failed: \(error)")
+    }
+    try? await client.shutdown()
+    // The same calls with a default AsyncHTTPClient (no decompression, no Parrot wrapper).
+    let raw = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+    func rawOnce(_ i: Int) async throws {
+        var request = HTTPClientRequest(url: baseURL + "/chat/completions")
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"raw bench \#(i)"}]}"#))
+        let response = try await raw.execute(request, timeout: .seconds(30))
+        for try await _ in response.body {}
+    }
+    do {
+        for i in 0..<200 { try await rawOnce(-i - 1) }
+        let clock = ContinuousClock()
+        let cpuBefore = cpuSeconds()
+        let started = clock.now
+        for i in 0..<requests { try await rawOnce(i) }
+        let wall = clock.now - started
+        let cpu = cpuSeconds() - cpuBefore
+        let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
+        print(String(format: "plain AsyncHTTPClient (default configuration), %d sequential calls: %.0f calls/s, this process's CPU %.0f µs per call",
+                     requests, Double(requests) / seconds, cpu * 1e6 / Double(requests)))
+    } catch {
+        print("plain AsyncHTTPClient benchmark failed: \(error)")
+    }
+    try? await raw.shutdown()
+}
 
 func measure(_ name: String, iterations: Int, _ body: () -> Void) {
     for _ in 0..<min(iterations / 10, 10_000) { body() }  // warm-up
