@@ -30,6 +30,9 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests handed on whose response has not ended: while one is open, a later request must
     /// wait its turn there, or its answer would overtake the earlier one's.
     private var open = 0
+    /// A request handed on asked to close the connection: Hummingbird answers it and closes,
+    /// so nothing after it may be answered here.
+    private var closing = false
     private var date = HTTPDate()
 
     init(engine: ProxyEngine) {
@@ -39,9 +42,12 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch (state, unwrapInboundIn(data)) {
         case (.idle, .head(let head)):
-            if open == 0, Self.mayBeRepeat(head) {
+            // Not while the client is not reading its answers either: held back by Hummingbird's
+            // backpressure, it cannot pile answers up in the outbound buffer.
+            if open == 0, !closing, context.channel.isWritable, Self.mayBeRepeat(head) {
                 state = .holding(head: head, body: nil, started: .now)
             } else {
+                if Self.asksToClose(head) { closing = true }
                 open += 1
                 state = .passing
                 context.fireChannelRead(data)
@@ -97,6 +103,10 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(answer.body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    private static func asksToClose(_ head: HTTPRequest) -> Bool {
+        head.headerFields[values: .connection].contains { $0.lowercased().contains("close") }
     }
 
     /// A POST with a small, declared body and nothing about the connection itself (`Connection`,

@@ -194,7 +194,7 @@ public final class ProxyEngine: Sendable {
         return repeatAnswer(asker, body: body, policy: policy)?.response
     }
 
-    private func repeatAnswer(_ asker: Asker, body: ByteBuffer, policy: CachePolicy) -> HitAnswer? {
+    private func repeatAnswer(_ asker: Asker, body: ByteBuffer, policy: CachePolicy, onEventLoop: Bool = false) -> HitAnswer? {
         let namespace = namespaces.namespace(credential: credential(asker.headers), name: policy.namespaceName)
         guard let derived = keyMemo.lookup(endpoint: asker.endpoint, namespace: namespace, body: body),
               let answer = tiers.memory.get(derived.key)
@@ -204,6 +204,8 @@ public final class ProxyEngine: Sendable {
         var asker = asker
         asker.streamed = derived.streamed
         asker.includeUsage = derived.includeUsage
+        // On an event loop, only answers that need no JSON/SSE conversion.
+        if onEventLoop, answer.entry.mode != (derived.streamed ? .sse : .json) { return nil }
         return serve(answer, asker: asker, outcome: .hit, key: derived.key)
     }
 
@@ -216,7 +218,7 @@ public final class ProxyEngine: Sendable {
         if !secrets.clientTokens.isEmpty, !isAuthorizedClient(head.headerFields) { return nil }
         guard let policy = try? CachePolicy(headers: head.headerFields), policy.lookup else { return nil }
         let asker = Asker(endpoint: endpoint, method: .post, path: path, headers: head.headerFields, started: started)
-        guard let answer = repeatAnswer(asker, body: body, policy: policy) else { return nil }
+        guard let answer = repeatAnswer(asker, body: body, policy: policy, onEventLoop: true) else { return nil }
         stats.requests.add(1, ordering: .relaxed)
         quickHits.add(1, ordering: .relaxed)
         return answer

@@ -70,7 +70,10 @@ final class DeadlineRace<T: Sendable>: Sendable {
         let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
             guard state.outcome == nil else { return (nil, []) }
             state.outcome = outcome
-            defer { state.continuation = nil }
+            defer {
+                state.continuation = nil
+                state.tasks = []
+            }
             return (state.continuation, state.tasks)
         }
         guard let continuation else { return }

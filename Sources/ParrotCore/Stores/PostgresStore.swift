@@ -476,7 +476,21 @@ public final class PostgresStore: CacheStore {
         let client = self.client
         let logger = self.logger
         // Not a task group: leaving one waits for the lease, which may never end (see DeadlineRace).
-        return try await DeadlineRace.run({
+        do {
+            return try await race(budget, watch: watch, client: client, logger: logger, body)
+        } catch {
+            // However the call ended (the caller cancelled included): a connection it leased is
+            // closed, a lease that comes later is refused, one that finished is left alone.
+            _ = watch.abandon()
+            throw error
+        }
+    }
+
+    private func race<T: Sendable>(
+        _ budget: Budget, watch: LeaseWatch, client: PostgresClient, logger: Logger,
+        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
+        try await DeadlineRace.run({
             try await client.withConnection { connection in
                 guard watch.leased(connection) else { throw CancellationError() }
                 defer { watch.finished() }
