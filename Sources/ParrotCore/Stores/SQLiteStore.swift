@@ -102,10 +102,18 @@ public final class SQLiteStore: CacheStore {
         return SemanticRecord(scope: scope, vector: SemanticRecord.vector(from: Array(vector)), text: text)
     }
 
+    /// Synchronous on the caller's thread: a keyed lookup in WAL mode takes microseconds and
+    /// never waits for the writer, while GRDB's async read hops to a reader queue and back
+    /// (two thread wake-ups, most of the time a miss spends in the store).
     public func get(_ key: CacheKey) async throws -> CacheEntry? {
-        try await pool.read { db in
-            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(Self.columns) FROM entries WHERE key = ?"), arguments: [key.hex])
-                .flatMap(Self.entry(from:))
+        try Self.lookup(key, in: pool)
+    }
+
+    /// Not async, so that GRDB's synchronous `read` is the one called.
+    private static func lookup(_ key: CacheKey, in pool: DatabasePool) throws -> CacheEntry? {
+        try pool.read { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM entries WHERE key = ?"), arguments: [key.hex])
+                .flatMap(entry(from:))
         }
     }
 
