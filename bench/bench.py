@@ -340,32 +340,13 @@ level = "{log_level}"
         return server
 
     def start_nginx(self, name: str, body: bytes) -> Server:
-        port = free_port()
-        directory = self.work / name
-        if directory.exists():
-            shutil.rmtree(directory)
-        (directory / "www" / "v1" / "chat").mkdir(parents=True)
-        (directory / "tmp").mkdir()
-        (directory / "www" / "v1" / "chat" / "completions").write_bytes(body)
-        os.chmod(directory, 0o755)
-        workers = self.args.nginx_workers
-        config = f"""# bench nginx (written by bench/bench.py): the cached answer as a static file, POST too
-daemon off;
-master_process on;
-worker_processes {workers};
-pid {directory}/nginx.pid;
-error_log {directory}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {directory}/tmp/body;
-  proxy_temp_path {directory}/tmp/proxy;
-  fastcgi_temp_path {directory}/tmp/fastcgi;
-  uwsgi_temp_path {directory}/tmp/uwsgi;
-  scgi_temp_path {directory}/tmp/scgi;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
-  open_file_cache max=16;
+        """nginx serving `body` as a static file at CHAT, POST included."""
+        def prepare(directory: Path) -> None:
+            (directory / "www" / "v1" / "chat").mkdir(parents=True)
+            (directory / "www" / "v1" / "chat" / "completions").write_bytes(body)
+
+        def blocks(directory: Path, port: int) -> str:
+            return f"""  open_file_cache max=16;
   server {{
     listen 127.0.0.1:{port};
     root {directory}/www;
@@ -374,55 +355,17 @@ http {{
       error_page 405 =200 $uri;
     }}
   }}
-}}
 """
-        config_path = directory / "nginx.conf"
-        config_path.write_text(config)
-        log_path = directory / "nginx.out"
-        proc = self.procs.start(name, ["nginx", "-c", str(config_path), "-p", str(directory)], env=self.env,
-                                log_path=log_path)
-        server = Server("nginx", name, proc, port, log_path, {"workers": workers})
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                status, _, data = http_request(server.url + CHAT, "POST", prompt_body(hit_prompt(0)), timeout=2)
-                if status == 200 and data == body:
-                    break
-                raise RuntimeError(f"nginx answered {status} with {len(data)} bytes")
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"nginx did not start: {self.tail(log_path)} {self.tail(directory / 'error.log')}")
-                time.sleep(0.1)
-        log(f"{name}: nginx on {server.url} ({workers} workers, {len(body)}-byte static answer)")
+        server = self.launch_nginx(name, "the cached answer as a static file, POST too", prepare, blocks,
+                                   prompt_body(hit_prompt(0)), lambda data: data == body)
+        log(f"{name}: nginx on {server.url} ({server.extra['workers']} workers, {len(body)}-byte static answer)")
         return server
 
     def start_nginx_proxy(self, name: str, upstream: Server) -> Server:
         """nginx as a plain reverse proxy in front of the mock (keep-alive upstream pool, no cache):
         what relaying a request costs on this machine for a proxy with no logic at all."""
-        port = free_port()
-        directory = self.work / name
-        if directory.exists():
-            shutil.rmtree(directory)
-        (directory / "tmp").mkdir(parents=True)
-        os.chmod(directory, 0o755)
-        workers = self.args.nginx_workers
-        config = f"""# bench nginx reverse proxy (written by bench/bench.py)
-daemon off;
-master_process on;
-worker_processes {workers};
-pid {directory}/nginx.pid;
-error_log {directory}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {directory}/tmp/body;
-  proxy_temp_path {directory}/tmp/proxy;
-  fastcgi_temp_path {directory}/tmp/fastcgi;
-  uwsgi_temp_path {directory}/tmp/uwsgi;
-  scgi_temp_path {directory}/tmp/scgi;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
-  upstream mock {{
+        def blocks(directory: Path, port: int) -> str:
+            return f"""  upstream mock {{
     server 127.0.0.1:{upstream.port};
     keepalive 64;
     keepalive_requests 100000000;
@@ -435,27 +378,59 @@ http {{
       proxy_set_header Connection "";
     }}
   }}
-}}
+"""
+        server = self.launch_nginx(name, "reverse proxy", lambda directory: None, blocks,
+                                   prompt_body("nginx proxy check"), lambda data: b"chat.completion" in data)
+        log(f"{name}: nginx reverse proxy on {server.url} in front of {upstream.url} ({server.extra['workers']} workers)")
+        return server
+
+    def launch_nginx(self, name: str, purpose: str, prepare, blocks, probe_body: bytes, answered) -> Server:
+        """One nginx of the benchmark's own (temp dir, `daemon off`, access log off): `prepare(directory)`
+        lays out its files, `blocks(directory, port)` is the rest of its `http` block; ready once a
+        POST of `probe_body` to CHAT is answered 200 with a body `answered` accepts."""
+        port = free_port()
+        directory = self.work / name
+        if directory.exists():
+            shutil.rmtree(directory)
+        (directory / "tmp").mkdir(parents=True)
+        prepare(directory)
+        os.chmod(directory, 0o755)
+        workers = self.args.nginx_workers
+        config = f"""# bench nginx (written by bench/bench.py): {purpose}
+daemon off;
+master_process on;
+worker_processes {workers};
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {directory}/tmp/body;
+  proxy_temp_path {directory}/tmp/proxy;
+  fastcgi_temp_path {directory}/tmp/fastcgi;
+  uwsgi_temp_path {directory}/tmp/uwsgi;
+  scgi_temp_path {directory}/tmp/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+{blocks(directory, port)}}}
 """
         config_path = directory / "nginx.conf"
         config_path.write_text(config)
         log_path = directory / "nginx.out"
         proc = self.procs.start(name, ["nginx", "-c", str(config_path), "-p", str(directory)], env=self.env,
                                 log_path=log_path)
-        server = Server("nginx", name, proc, port, log_path, {"workers": workers, "proxy": True})
+        server = Server("nginx", name, proc, port, log_path, {"workers": workers})
         deadline = time.monotonic() + 20
         while True:
             try:
-                status, _, data = http_request(server.url + CHAT, "POST", prompt_body("nginx proxy check"), timeout=2)
-                if status == 200 and b"chat.completion" in data:
-                    break
-                raise RuntimeError(f"nginx proxy answered {status} with {len(data)} bytes")
+                status, _, data = http_request(server.url + CHAT, "POST", probe_body, timeout=2)
+                if status == 200 and answered(data):
+                    return server
+                raise RuntimeError(f"nginx ({purpose}) answered {status} with {len(data)} bytes")
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"nginx proxy did not start: {self.tail(log_path)} {self.tail(directory / 'error.log')}")
+                    raise RuntimeError(f"nginx ({purpose}) did not start: {self.tail(log_path)} {self.tail(directory / 'error.log')}")
                 time.sleep(0.1)
-        log(f"{name}: nginx reverse proxy on {server.url} in front of {upstream.url} ({workers} workers)")
-        return server
 
     def start_bare(self, name: str, body: bytes) -> Server:
         """A bare Hummingbird 2 server (Sources/bare-hummingbird): reads the body, hashes it with
