@@ -31,7 +31,7 @@ func upstreamBenchmark(baseURL: String, requests: Int) async {
     var config = ProviderConfig()
     config.baseURL = baseURL
     let client = HTTPUpstreamClient(provider: "bench", config: config)
-    func once(_ i: Int) async throws {
+    await timeSequentialCalls("Parrot's upstream client", requests: requests) { i in
         let body = ByteBuffer(string: #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"upstream bench \#(i)"}]}"#)
         let request = UpstreamRequest(method: .post, url: baseURL + "/chat/completions",
                                       headers: [("content-type", "application/json"), ("content-length", String(body.readableBytes))],
@@ -39,32 +39,10 @@ func upstreamBenchmark(baseURL: String, requests: Int) async {
         let response = try await client.send(request)
         for try await _ in response.body {}
     }
-    do {
-        for i in 0..<200 { try await once(-i - 1) }  // warm-up: the connection and the code paths
-        var samples: [Double] = []
-        samples.reserveCapacity(requests)
-        let clock = ContinuousClock()
-        let cpuBefore = cpuSeconds()
-        let started = clock.now
-        for i in 0..<requests {
-            let t = clock.now
-            try await once(i)
-            let d = clock.now - t
-            samples.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
-        }
-        let wall = clock.now - started
-        let cpu = cpuSeconds() - cpuBefore
-        let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
-        samples.sort()
-        print(String(format: "Parrot's upstream client, %d sequential calls: %.0f calls/s, p50 %.3f ms, p99 %.3f ms, this process's CPU %.0f µs per call",
-                     requests, Double(requests) / seconds, samples[requests / 2], samples[requests * 99 / 100], cpu * 1e6 / Double(requests)))
-    } catch {
-        print("upstream benchmark failed: \(error)")
-    }
     try? await client.shutdown()
     // The same calls with a default AsyncHTTPClient (no decompression, no Parrot wrapper).
     let raw = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
-    func rawOnce(_ i: Int) async throws {
+    await timeSequentialCalls("plain AsyncHTTPClient (default configuration)", requests: requests) { i in
         var request = HTTPClientRequest(url: baseURL + "/chat/completions")
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
@@ -72,21 +50,34 @@ func upstreamBenchmark(baseURL: String, requests: Int) async {
         let response = try await raw.execute(request, timeout: .seconds(30))
         for try await _ in response.body {}
     }
+    try? await raw.shutdown()
+}
+
+/// 200 warm-up calls (the connection and the code paths), then `requests` timed ones, one at a
+/// time: calls per second, per-call p50/p99 and this process's CPU per call.
+func timeSequentialCalls(_ label: String, requests: Int, _ call: (Int) async throws -> Void) async {
     do {
-        for i in 0..<200 { try await rawOnce(-i - 1) }
+        for i in 0..<200 { try await call(-i - 1) }
+        var samples: [Double] = []
+        samples.reserveCapacity(requests)
         let clock = ContinuousClock()
         let cpuBefore = cpuSeconds()
         let started = clock.now
-        for i in 0..<requests { try await rawOnce(i) }
+        for i in 0..<requests {
+            let t = clock.now
+            try await call(i)
+            let d = clock.now - t
+            samples.append(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1e3)
+        }
         let wall = clock.now - started
         let cpu = cpuSeconds() - cpuBefore
         let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
-        print(String(format: "plain AsyncHTTPClient (default configuration), %d sequential calls: %.0f calls/s, this process's CPU %.0f µs per call",
-                     requests, Double(requests) / seconds, cpu * 1e6 / Double(requests)))
+        samples.sort()
+        print(label + String(format: ", %d sequential calls: %.0f calls/s, p50 %.3f ms, p99 %.3f ms, this process's CPU %.0f µs per call",
+                     requests, Double(requests) / seconds, samples[requests / 2], samples[requests * 99 / 100], cpu * 1e6 / Double(requests)))
     } catch {
-        print("plain AsyncHTTPClient benchmark failed: \(error)")
+        print("\(label) failed: \(error)")
     }
-    try? await raw.shutdown()
 }
 
 func measure(_ name: String, iterations: Int, _ body: () -> Void) {
