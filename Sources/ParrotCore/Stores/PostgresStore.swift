@@ -477,34 +477,27 @@ public final class PostgresStore: CacheStore {
         let logger = self.logger
         // Not a task group: leaving one waits for the lease, which may never end (see DeadlineRace).
         do {
-            return try await race(budget, watch: watch, client: client, logger: logger, body)
+            return try await DeadlineRace.run({
+                try await client.withConnection { connection in
+                    guard watch.leased(connection) else { throw CancellationError() }
+                    defer { watch.finished() }
+                    return try await body(connection, logger)
+                }
+            }, deadline: {
+                try await Task.sleep(for: budget.lease)
+                guard watch.stillLeasing() else {
+                    throw PostgresStoreError(.timedOut, "no connection to PostgreSQL within \(budget.lease)")
+                }
+                try await Task.sleep(for: budget.total - budget.lease)
+                guard watch.abandon() else { return nil }
+                throw PostgresStoreError(.timedOut, "PostgreSQL did not answer within \(budget.total)")
+            })
         } catch {
             // However the call ended (the caller cancelled included): a connection it leased is
             // closed, a lease that comes later is refused, one that finished is left alone.
             _ = watch.abandon()
             throw error
         }
-    }
-
-    private func race<T: Sendable>(
-        _ budget: Budget, watch: LeaseWatch, client: PostgresClient, logger: Logger,
-        _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
-    ) async throws -> T {
-        try await DeadlineRace.run({
-            try await client.withConnection { connection in
-                guard watch.leased(connection) else { throw CancellationError() }
-                defer { watch.finished() }
-                return try await body(connection, logger)
-            }
-        }, deadline: {
-            try await Task.sleep(for: budget.lease)
-            guard watch.stillLeasing() else {
-                throw PostgresStoreError(.timedOut, "no connection to PostgreSQL within \(budget.lease)")
-            }
-            try await Task.sleep(for: budget.total - budget.lease)
-            guard watch.abandon() else { return nil }
-            throw PostgresStoreError(.timedOut, "PostgreSQL did not answer within \(budget.total)")
-        })
     }
 
     /// BEGIN … COMMIT around `body`, ROLLBACK when it throws; the body's own error is rethrown
