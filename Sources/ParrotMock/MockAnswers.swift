@@ -22,6 +22,17 @@ enum MockAnswers {
 
     static let doneEvent = "data: [DONE]\n\n"
 
+    /// The `logprobs` member of a chat choice for these content pieces: one token per piece, with
+    /// a log probability derived from its position so a test can tell the pieces apart.
+    static func logprobsJSON(_ pieces: [Substring], from first: Int = 0) -> String {
+        let tokens = pieces.enumerated().map { i, piece in
+            let bytes = Array(piece.utf8).map(String.init).joined(separator: ",")
+            let logprob = -Double(first + i + 1) / 64
+            return #"{"token":\#(String.jsonString(String(piece))),"logprob":\#(logprob),"bytes":[\#(bytes)],"top_logprobs":[]}"#
+        }
+        return #"{"content":[\#(tokens.joined(separator: ","))],"refusal":null}"#
+    }
+
     // MARK: chat completions
 
     static func chat(_ prompt: MockPrompt, content: String, number: Int, created: Int, chunkCount: Int) -> MockRendered {
@@ -41,7 +52,9 @@ enum MockAnswers {
             } else {
                 json += #"[{"index":0,"message":{"role":"assistant","content":"#
                 json.appendJSONString(content)
-                json += #","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":"#
+                json += #","refusal":null},"logprobs":"#
+                json += prompt.logprobs ? logprobsJSON(MockContent.pieces(of: content, count: chunkCount)) : "null"
+                json += #","finish_reason":"stop"}],"usage":"#
             }
             return .json(json + usage + "}")
         }
@@ -65,8 +78,9 @@ enum MockAnswers {
             finishReason = "tool_calls"
         } else {
             events.append(dataEvent(chunkHead + #"{"role":"assistant","content":""}"# + openTail))
-            for piece in MockContent.pieces(of: content, count: chunkCount) {
-                events.append(dataEvent(chunkHead + #"{"content":\#(String.jsonString(String(piece)))}"# + openTail))
+            for (i, piece) in MockContent.pieces(of: content, count: chunkCount).enumerated() {
+                let tail = prompt.logprobs ? #","logprobs":"# + logprobsJSON([piece], from: i) + #","finish_reason":null}]"# + usageNull + "}" : openTail
+                events.append(dataEvent(chunkHead + #"{"content":\#(String.jsonString(String(piece)))}"# + tail))
             }
             finishReason = "stop"
         }

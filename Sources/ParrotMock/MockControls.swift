@@ -18,6 +18,13 @@ struct MockControls {
     var dripsPlainBody = false
     var contentSize: Int?
     var gzip: Bool
+    /// Spaces after the opening brace of a plain JSON answer (`x-mock-padding: N`): JSON mode's
+    /// documented failure, an answer that is mostly whitespace and compresses a thousandfold.
+    var padding = 0
+    /// A streamed answer that never ends (`x-mock-endless: 1`).
+    var endless = false
+    /// Streams: milliseconds between `data: [DONE]` and the end of the body (`x-mock-linger-ms`).
+    var lingerMs = 0
 
     init(options: MockOptions, headers: HTTPHeaders) {
         delayMs = options.latencyMs
@@ -49,6 +56,9 @@ struct MockControls {
             case "x-mock-invalid-json": invalidJSON = flag
             case "x-mock-size": contentSize = number
             case "x-mock-gzip": wantsGzip = flag
+            case "x-mock-padding": padding = max(0, number ?? 0)
+            case "x-mock-endless": endless = flag
+            case "x-mock-linger-ms": lingerMs = max(0, number ?? 0)
             default: break
             }
         }

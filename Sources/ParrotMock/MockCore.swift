@@ -128,6 +128,10 @@ final class MockCore: Sendable {
         if case .events(let events, let firstContent) = answer.rendered, !controls.invalidJSON {
             headers.add(name: "content-type", value: "text/event-stream; charset=utf-8")
             headers.add(name: "cache-control", value: "no-cache")
+            if controls.endless, events.count > firstContent {
+                let body = MockReply.Body.endless(first: ByteBuffer(string: events[0]), event: ByteBuffer(string: events[firstContent]))
+                return MockReply(action: .respond(status: status, headers: headers, body: body), delayMs: controls.delayMs)
+            }
             let contentEnd = firstContent + controls.chunkCount
             var cutAt: Int?
             if let cutAfter = controls.cutAfter {
@@ -137,13 +141,15 @@ final class MockCore: Sendable {
             }
             let buffers = events.map { ByteBuffer(string: $0) }
             return MockReply(
-                action: .respond(status: status, headers: headers, body: .events(buffers, gapMs: controls.chunkDelayMs, cutAt: cutAt)),
+                action: .respond(status: status, headers: headers, body: .events(buffers, gapMs: controls.chunkDelayMs, cutAt: cutAt, lingerMs: controls.lingerMs)),
                 delayMs: controls.delayMs
             )
         }
 
         var body: ByteBuffer
         switch answer.rendered {
+        case .json(let text) where controls.padding > 0 && text.hasPrefix("{"):
+            body = ByteBuffer(string: "{" + String(repeating: " ", count: controls.padding) + text.dropFirst())
         case .json(let text): body = ByteBuffer(string: text)
         case .events: body = ByteBuffer(string: Self.truncatedStreamJSON)
         }

@@ -81,16 +81,23 @@ final class MockHTTPHandler: ChannelInboundHandler {
             let parts: [ByteBuffer]
             let gapMs: Int
             let closesEarly: Bool
+            var lingerMs = 0
             switch body {
             case .full(let buffer, let pieces, let gap, let cutAt):
                 parts = Self.split(buffer, pieces: pieces, cutAt: cutAt)
                 (gapMs, closesEarly) = (gap, cutAt != nil)
-            case .events(let events, let gap, let cutAt):
+            case .events(let events, let gap, let cutAt, let linger):
                 context.flush()
                 parts = cutAt.map { Array(events.prefix($0)) } ?? events
-                (gapMs, closesEarly) = (gap, cutAt != nil)
+                (gapMs, closesEarly, lingerMs) = (gap, cutAt != nil, linger)
+            case .endless(let first, let event):
+                context.write(wrapOutboundOut(.body(.byteBuffer(first))), promise: nil)
+                context.flush()
+                sendForever(event, context: context)
+                return
             }
-            send(parts, from: 0, gapMs: gapMs, closesEarly: closesEarly, keepAlive: keepAlive, lastWrite: headWritten, context: context)
+            send(parts, from: 0, gapMs: gapMs, lingerMs: lingerMs, closesEarly: closesEarly, keepAlive: keepAlive, lastWrite: headWritten,
+                 context: context)
         }
     }
 
@@ -101,6 +108,7 @@ final class MockHTTPHandler: ChannelInboundHandler {
         _ parts: [ByteBuffer],
         from index: Int,
         gapMs: Int,
+        lingerMs: Int = 0,
         closesEarly: Bool,
         keepAlive: Bool,
         lastWrite: EventLoopFuture<Void>,
@@ -116,8 +124,8 @@ final class MockHTTPHandler: ChannelInboundHandler {
                 let written = lastWrite
                 after(ms: gapMs, context: context) {
                     self.send(
-                        parts, from: next, gapMs: gapMs, closesEarly: closesEarly, keepAlive: keepAlive, lastWrite: written,
-                        context: context)
+                        parts, from: next, gapMs: gapMs, lingerMs: lingerMs, closesEarly: closesEarly, keepAlive: keepAlive,
+                        lastWrite: written, context: context)
                 }
                 return
             }
@@ -127,10 +135,28 @@ final class MockHTTPHandler: ChannelInboundHandler {
             lastWrite.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             return
         }
+        if lingerMs > 0 {
+            after(ms: lingerMs, context: context) {
+                self.send([], from: 0, gapMs: 0, closesEarly: false, keepAlive: keepAlive, lastWrite: lastWrite, context: context)
+            }
+            return
+        }
         let ended = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
             ended.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         }
+    }
+
+    /// Writes `event` while the connection is writable and checks again a millisecond later
+    /// when it is not, until the client goes away (`after` is cancelled on close).
+    private func sendForever(_ event: ByteBuffer, context: ChannelHandlerContext) {
+        var written = 0
+        while context.channel.isWritable, written < 64 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(event))), promise: nil)
+            written += 1
+        }
+        context.flush()
+        after(.milliseconds(1), context: context) { self.sendForever(event, context: context) }
     }
 
     /// `pieces` slices of `buffer`, stopping after `cutAt` bytes when set.

@@ -9,6 +9,9 @@ struct MockPrompt {
     var lastUserText: String
     /// Set when the answer should be a tool call instead of text.
     var toolName: String?
+    /// `logprobs: true`: every content piece carries its (deterministic) log probability, as the
+    /// real API returns them.
+    var logprobs: Bool
 
     var promptTokens: Int { MockContent.tokens(characters: promptCharacters) }
 
@@ -18,6 +21,7 @@ struct MockPrompt {
         model = body["model"]?.string ?? Self.defaultModel
         stream = body["stream"]?.bool ?? false
         includeUsage = body["stream_options"]?["include_usage"]?.bool ?? false
+        logprobs = body["logprobs"]?.bool ?? false
         promptCharacters = 0
         lastUserText = ""
     }

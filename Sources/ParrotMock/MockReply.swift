@@ -18,7 +18,13 @@ struct MockReply {
         /// A chunked body of SSE events, each written and flushed on its own, `gapMs` apart.
         /// With `cutAt` the connection is closed after that many events, with no terminating
         /// chunk.
-        case events([ByteBuffer], gapMs: Int, cutAt: Int?)
+        /// `lingerMs`: wait this long after the last event before ending the body, as a
+        /// provider does after `data: [DONE]` (clients stop reading at `[DONE]`).
+        case events([ByteBuffer], gapMs: Int, cutAt: Int?, lingerMs: Int = 0)
+        /// A chunked SSE body that never ends: `first`, then `event` again and again, written
+        /// only while the connection is writable (so the mock itself stays small), until the
+        /// client closes the connection.
+        case endless(first: ByteBuffer, event: ByteBuffer)
     }
 
     var action: Action

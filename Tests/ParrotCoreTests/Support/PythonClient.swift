@@ -26,24 +26,25 @@ enum PythonClient {
         environment["NO_PROXY"] = "*"
         environment.merge(extra) { $1 }
         process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        // Output goes to files, not pipes: nothing has to drain them while the script runs.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parrot-py-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outURL = directory.appendingPathComponent("stdout"), errURL = directory.appendingPathComponent("stderr")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        // Read while it runs: a full pipe would block the script.
-        var stdout = Data(), stderr = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async { stdout = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning {
             process.terminate()
             throw TestError("the Python client did not finish within \(Int(timeout)) s")
         }
-        group.wait()
+        process.waitUntilExit()
+        let stdout = (try? Data(contentsOf: outURL)) ?? Data()
+        let stderr = (try? Data(contentsOf: errURL)) ?? Data()
         guard process.terminationStatus == 0 else {
             throw TestError("the Python client failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self).suffix(3000))")
         }

@@ -181,6 +181,18 @@ final class RawHTTPConnection {
         return .response(response)
     }
 
+    /// Reads and throws away whatever arrives until `deadline` or the close, keeping nothing
+    /// (for endless answers); returns how many bytes arrived.
+    func discard(until deadline: ContinuousClock.Instant) -> Int {
+        var total = buffer.count
+        buffer = []
+        while fill(until: deadline) {
+            total += buffer.count
+            buffer = []
+        }
+        return total
+    }
+
     /// Everything the peer sends until it closes the connection or `deadline` passes, raw
     /// (chunked framing included); `closed` tells which.
     func readToClose(deadline: ContinuousClock.Instant) -> (bytes: [UInt8], closed: Bool) {
