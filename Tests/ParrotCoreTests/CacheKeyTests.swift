@@ -19,12 +19,37 @@ final class CacheKeyTests: XCTestCase {
 
     func testEachIgnoredFieldDoesNotSplit() throws {
         let k = try key(base)
-        XCTAssertEqual(CacheKey.ignoredFields, ["user", "metadata", "stream", "store", "safety_identifier", "prompt_cache_key"])
-        for (field, value) in [("user", #""u1""#), ("metadata", #"{"a":"b"}"#), ("stream", "true"), ("store", "true"),
+        XCTAssertEqual(CacheKey.ignoredFields(for: .chatCompletions), ["user", "metadata", "stream", "safety_identifier", "prompt_cache_key"])
+        for (field, value) in [("user", #""u1""#), ("metadata", #"{"a":"b"}"#), ("stream", "true"),
                                ("safety_identifier", #""s""#), ("prompt_cache_key", #""p""#)] {
             let body = String(base.dropLast()) + #","\#(field)":\#(value)}"#
             XCTAssertEqual(try key(body), k, field)
         }
+    }
+
+    /// `store` changes what the provider keeps (a stored completion or response is retrievable
+    /// by id; a `/v1/responses` chain needs it), and the response object echoes `metadata` and
+    /// `user`: for `/v1/responses` only `stream` is ignored.
+    func testStoreAndResponseFieldsSplit() throws {
+        XCTAssertNotEqual(try key(String(base.dropLast()) + #","store":true}"#), try key(base))
+        let responses = #"{"model":"m","input":"hi"}"#
+        let plain = try key(responses, endpoint: .responses)
+        for (field, value) in [("store", "false"), ("previous_response_id", #""resp_1""#), ("conversation", #""conv_1""#),
+                               ("background", "true"), ("metadata", #"{"a":"b"}"#), ("user", #""u""#)] {
+            XCTAssertNotEqual(try key(String(responses.dropLast()) + #","\#(field)":\#(value)}"#, endpoint: .responses), plain, field)
+        }
+    }
+
+    /// The query string and the answer-changing headers that reach the provider are in the key;
+    /// the usual request (neither) keeps the key it always had.
+    func testVariantSplitsOnlyWhenPresent() throws {
+        let json = try JSONParser.parse(Array(base.utf8))
+        let plain = CacheKey(endpoint: .chatCompletions, provider: "openai", model: "m", namespace: "default", body: json, streamed: false)
+        XCTAssertEqual(plain.hex, try key(base))
+        let queried = CacheKey(endpoint: .chatCompletions, provider: "openai", model: "m", namespace: "default", body: json, streamed: false,
+                               variant: "?api-version=1")
+        XCTAssertNotEqual(queried, plain)
+        XCTAssertNotEqual(plain.besideForStreams, plain)
     }
 
     func testEveryOutputAffectingChangeSplits() throws {
@@ -63,7 +88,7 @@ final class CacheKeyTests: XCTestCase {
         XCTAssertFalse(a.contains("sk-aaa"))
         XCTAssertEqual(a, NamespaceDeriver(secret: "s3cret", shareAcrossKeys: false).namespace(credential: "Bearer sk-aaa", name: nil))
         XCTAssertNotEqual(a, NamespaceDeriver(secret: "other", shareAcrossKeys: false).namespace(credential: "Bearer sk-aaa", name: nil))
-        XCTAssertEqual(deriver.namespace(credential: nil, name: nil), "default")
+        XCTAssertEqual(deriver.namespace(credential: nil as String?, name: nil), "default")
         XCTAssertNotEqual(deriver.namespace(credential: "Bearer sk-aaa", name: "team"), deriver.namespace(credential: "Bearer sk-bbb", name: "team"))
         let shared = NamespaceDeriver(secret: "s3cret", shareAcrossKeys: true)
         XCTAssertEqual(shared.namespace(credential: "Bearer sk-aaa", name: "team"), shared.namespace(credential: "Bearer sk-bbb", name: "team"))

@@ -16,9 +16,10 @@ final class SecretsTests: XCTestCase {
     static let injectedKey = "sk-injected-Rt5Yc1Bv6"
     static let adminToken = "admin-Gz8Nq3Lw0"
     static let clientToken = "ptok-Fj2Ds7Xe4"
+    static let otherClientToken = "ptok-Qw8Lm3Zr6"
     static let namespaceSecret = "nssecret-Mb6Hu9Tc5"
     static let databasePassword = "pgpass-Kd8Wq1Zr3"
-    static var all: [String] { [clientKey, otherClientKey, injectedKey, adminToken, clientToken, namespaceSecret, databasePassword] }
+    static var all: [String] { [clientKey, otherClientKey, injectedKey, adminToken, clientToken, otherClientToken, namespaceSecret, databasePassword] }
 
     /// Every secret, and a distinctive tail of it (a secret cut or re-encoded still leaks).
     static func assertNoSecret(in text: String, _ place: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -40,14 +41,16 @@ final class SecretsTests: XCTestCase {
     }
 
     func testSecretsNeverAppearInLogsStatsMetricsKeysExportsTheStoreFileOrErrors() async throws {
-        let secrets = Secrets(providerKeys: ["openai": Self.injectedKey], adminToken: Self.adminToken, clientTokens: [Self.clientToken],
+        let secrets = Secrets(providerKeys: ["openai": Self.injectedKey], adminToken: Self.adminToken, clientTokens: [Self.clientToken, Self.otherClientToken],
                               namespaceSecret: Self.namespaceSecret)
         try await withProxy(secrets: secrets, configure: { config in
             config.providers["openai"]!.maxRetries = 0
         }) { proxy in
             let token = ("x-parrot-token", Self.clientToken)
             let asClient = [token, ("authorization", "Bearer \(Self.clientKey)")]
-            let asOther = [token, ("api-key", Self.otherClientKey)]
+            // Another tenant: its own client token (the namespace derives from the token that
+            // authenticated the caller, not from the provider key beside it).
+            let asOther = [("x-parrot-token", Self.otherClientToken), ("api-key", Self.otherClientKey)]
             var replies: [TestProxy.Reply] = []
             replies.append(try await proxy.chat("keep my secrets", headers: asClient))
             replies.append(try await proxy.chat("keep my secrets", headers: asClient))
@@ -108,7 +111,7 @@ final class SecretsTests: XCTestCase {
                     .joined(separator: " "), "a stored entry")
                 XCTAssertNotEqual(entry.namespace, "default", "a credential gives its own namespace")
             }
-            XCTAssertEqual(Set(entries.map(\.namespace)).count, 2, "two keys, two namespaces")
+            XCTAssertEqual(Set(entries.map(\.namespace)).count, 2, "two tenants, two namespaces")
             var export = ""
             let exported = try await CacheTransfer.export(from: store) { export += $0 }
             XCTAssertEqual(exported, 4)

@@ -7,6 +7,9 @@ public enum AnswerInspector {
         public var reason: String
         public var promptTokens = 0
         public var completionTokens = 0
+        /// The answer reports `usage` (a chat stream does only when asked with
+        /// `stream_options.include_usage`); a stream without it cannot stand for a JSON answer.
+        public var hasUsage = false
     }
 
     public static func inspect(endpoint: Endpoint, mode: CacheEntry.Mode, body: [UInt8]) -> Verdict {
@@ -29,13 +32,15 @@ public enum AnswerInspector {
         }
         guard ok else { return Verdict(storable: false, reason: "not a complete \(endpoint.rawValue) answer") }
         let (p, c) = usage(json["usage"])
-        return Verdict(storable: true, reason: "ok", promptTokens: p, completionTokens: c)
+        let hasUsage = json["usage"].map { $0 != .null } ?? false
+        return Verdict(storable: true, reason: "ok", promptTokens: p, completionTokens: c, hasUsage: hasUsage)
     }
 
     static func inspectStream(endpoint: Endpoint, body: [UInt8]) -> Verdict {
         let events = ServerSentEvent.parse(body)
         var prompt = 0
         var completion = 0
+        var hasUsage = false
         switch endpoint {
         case .chatCompletions, .completions:
             guard events.last?.data == "[DONE]" else { return Verdict(storable: false, reason: "stream ended without [DONE]") }
@@ -44,17 +49,21 @@ public enum AnswerInspector {
                     return Verdict(storable: false, reason: "stream event is not JSON")
                 }
                 if let error = json["error"], error != .null { return Verdict(storable: false, reason: "error event") }
-                if let u = json["usage"], u != .null { (prompt, completion) = usage(u) }
+                if let u = json["usage"], u != .null {
+                    (prompt, completion) = usage(u)
+                    hasUsage = true
+                }
             }
         case .responses:
             guard let done = events.last(where: { $0.event == "response.completed" }),
                   let json = try? JSONParser.parse(Array(done.data.utf8))
             else { return Verdict(storable: false, reason: "stream ended without response.completed") }
             (prompt, completion) = usage(json["response"]?["usage"])
+            hasUsage = json["response"]?["usage"].map { $0 != .null } ?? false
         case .embeddings:
             return Verdict(storable: false, reason: "embeddings do not stream")
         }
-        return Verdict(storable: true, reason: "ok", promptTokens: prompt, completionTokens: completion)
+        return Verdict(storable: true, reason: "ok", promptTokens: prompt, completionTokens: completion, hasUsage: hasUsage)
     }
 
     static func usage(_ usage: JSONValue?) -> (Int, Int) {

@@ -3,9 +3,11 @@ import NIOCore
 /// One stored answer. `body` is the gzip-compressed upstream body exactly as it arrived
 /// (after transfer decoding), so a replay in the stored mode is byte-identical.
 public struct CacheEntry: Sendable {
-    public enum Mode: String, Sendable {
+    public enum Mode: String, Sendable, Hashable {
         case json
         case sse
+
+        var other: Mode { self == .json ? .sse : .json }
     }
 
     public var key: CacheKey

@@ -6,12 +6,21 @@ import Crypto
 public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     public let digest: [UInt8]
 
-    /// Body fields that never change the answer, so never split the cache. `stream` is here
-    /// because a stored stream and a stored JSON answer convert into each other; for endpoints
-    /// that cannot convert, the mode is added to the key explicitly instead.
-    public static let ignoredFields: Set<String> = [
-        "user", "metadata", "stream", "store", "safety_identifier", "prompt_cache_key",
-    ]
+    /// Body fields that never change the answer, per endpoint, so never split the cache.
+    /// `stream` is ignored because a stored stream and a stored JSON answer convert into each
+    /// other; for endpoints that cannot convert, the mode is added to the key explicitly instead.
+    /// `store` stays in the chat key (a `store: true` completion is retrievable by id later,
+    /// one answered from a `store: false` entry is not), and `/v1/responses` ignores nothing
+    /// but `stream`: its answer echoes `store`, `metadata`, `user` and the rest, and `store`,
+    /// `previous_response_id`, `conversation` and `background` change what the provider keeps.
+    public static func ignoredFields(for endpoint: Endpoint) -> Set<String> {
+        switch endpoint {
+        case .chatCompletions: ["user", "metadata", "stream", "safety_identifier", "prompt_cache_key"]
+        case .completions: ["user", "stream"]
+        case .embeddings: ["user"]
+        case .responses: ["stream"]
+        }
+    }
 
     public init(digest: [UInt8]) {
         self.digest = digest
@@ -20,20 +29,34 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// - Parameters:
     ///   - streamed: the request's `stream` flag; enters the key only for endpoints whose
     ///     stored answers cannot be converted between modes.
-    public init(endpoint: Endpoint, provider: String, model: String, namespace: String, body: JSONValue, streamed: Bool) {
+    ///   - variant: what else reaches the provider and can change the answer or who pays for
+    ///     it: the query string and the `OpenAI-Beta` / `-Organization` / `-Project` headers
+    ///     (see ``KeyVariant``); empty for the usual request, which keeps its key unchanged.
+    public init(endpoint: Endpoint, provider: String, model: String, namespace: String, body: JSONValue, streamed: Bool,
+                variant: String = "") {
         var canonical: [UInt8] = []
         canonical.reserveCapacity(512)
-        let header: JSONValue = .object([
+        var members: [(String, JSONValue)] = [
             ("endpoint", .string(endpoint.rawValue)),
             ("provider", .string(provider)),
             ("model", .string(model)),
             ("namespace", .string(namespace)),
             ("mode", .string(endpoint.convertsBetweenModes ? "any" : (streamed ? "sse" : "json"))),
-        ])
-        header.encode(into: &canonical, sortedKeys: true)
+        ]
+        if !variant.isEmpty { members.append(("variant", .string(variant))) }
+        JSONValue.object(members).encode(into: &canonical, sortedKeys: true)
         canonical.append(0x0A)
-        body.removing(Self.ignoredFields).encode(into: &canonical, sortedKeys: true)
+        body.removing(Self.ignoredFields(for: endpoint)).encode(into: &canonical, sortedKeys: true)
         self.digest = Array(SHA256.hash(data: canonical))
+    }
+
+    /// Where an answer that cannot stand for both modes is stored "beside" the entry of a key
+    /// that converts between modes: a chat stream without `usage` answers streamed repeats
+    /// from here, while a plain request misses it and stores its JSON answer under `self`.
+    public var besideForStreams: CacheKey {
+        var bytes = digest
+        bytes.append(contentsOf: Array("beside:sse".utf8))
+        return CacheKey(digest: Array(SHA256.hash(data: bytes)))
     }
 
     public var hex: String { Self.hex(digest) }

@@ -16,6 +16,8 @@ final class KeyMemo: Sendable {
     private struct Slot {
         let endpoint: Endpoint
         let namespace: String
+        /// ``KeyVariant`` of the request (query and answer-changing headers).
+        let variant: String
         let body: ByteBuffer
         let derived: Derived
     }
@@ -36,26 +38,29 @@ final class KeyMemo: Sendable {
         self.maxBytes = maxBytes
     }
 
-    private static func hash(_ endpoint: Endpoint, _ namespace: String, _ body: ByteBuffer) -> Int {
+    private static func hash(_ endpoint: Endpoint, _ namespace: String, _ variant: String, _ body: ByteBuffer) -> Int {
         var hasher = Hasher()
         hasher.combine(endpoint)
         hasher.combine(namespace)
+        hasher.combine(variant)
         body.withUnsafeReadableBytes { hasher.combine(bytes: $0) }
         return hasher.finalize()
     }
 
-    func lookup(endpoint: Endpoint, namespace: String, body: ByteBuffer) -> Derived? {
+    func lookup(endpoint: Endpoint, namespace: String, variant: String, body: ByteBuffer) -> Derived? {
         guard body.readableBytes <= Self.maxBodyBytes else { return nil }
-        let h = Self.hash(endpoint, namespace, body)
+        let h = Self.hash(endpoint, namespace, variant, body)
         return state.withLock { state in
-            guard let slot = state.slots[h], slot.endpoint == endpoint, slot.namespace == namespace, slot.body == body else { return nil }
+            guard let slot = state.slots[h], slot.endpoint == endpoint, slot.namespace == namespace, slot.variant == variant,
+                  slot.body == body
+            else { return nil }
             return slot.derived
         }
     }
 
-    func remember(endpoint: Endpoint, namespace: String, body: ByteBuffer, derived: Derived) {
+    func remember(endpoint: Endpoint, namespace: String, variant: String, body: ByteBuffer, derived: Derived) {
         guard body.readableBytes <= Self.maxBodyBytes else { return }
-        let h = Self.hash(endpoint, namespace, body)
+        let h = Self.hash(endpoint, namespace, variant, body)
         // A copy: the request's body is often a slice of the connection's read buffer, and
         // keeping the slice would keep that whole buffer (after a large request on the same
         // connection, hundreds of kB for a 100-byte body), unbounded by `maxBytes`.
@@ -64,7 +69,7 @@ final class KeyMemo: Sendable {
             if state.slots.count >= maxSlots || state.bytes + kept.capacity > maxBytes {
                 state = State()
             }
-            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, body: kept, derived: derived), forKey: h) {
+            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, variant: variant, body: kept, derived: derived), forKey: h) {
                 state.bytes -= old.body.capacity
             }
             state.bytes += kept.capacity

@@ -14,7 +14,7 @@ public struct NamespaceDeriver: Sendable {
 
     final class Memo: Sendable {
         static let capacity = 4096
-        let ids = Mutex<[String: String]>([:])
+        let ids = Mutex<[[UInt8]: String]>([:])
     }
 
     public static let defaultNamespace = "default"
@@ -25,20 +25,32 @@ public struct NamespaceDeriver: Sendable {
     }
 
     /// - Parameters:
-    ///   - credential: the caller's `Authorization` / `api-key` value, if any.
+    ///   - credential: the bytes of the credential that authenticated the caller (see
+    ///     ``ClientCredential``), compared and hashed as they are: two credentials that differ
+    ///     in any byte, even canonically equivalent Unicode, never share a namespace.
     ///   - name: the `X-Parrot-Namespace` header, if any.
-    public func namespace(credential: String?, name: String?) -> String {
-        let name = name.flatMap { $0.isEmpty ? nil : $0 }
+    public func namespace(credential: [UInt8]?, name: String?) -> String {
+        let name = name.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+        var input: [UInt8]
         switch (credential, name) {
         case (nil, nil): return Self.defaultNamespace
-        case (let credential?, nil): return derive("key\u{0}" + credential)
+        case (let credential?, nil): input = Array("key".utf8) + [0] + credential
         case (let credential, let name?):
-            if shareAcrossKeys || credential == nil { return derive("name\u{0}" + name) }
-            return derive("key\u{0}" + credential! + "\u{0}name\u{0}" + name)
+            if shareAcrossKeys || credential == nil {
+                input = Array("name".utf8) + [0] + name
+            } else {
+                input = Array("key".utf8) + [0] + credential! + [0] + Array("name".utf8) + [0] + name
+            }
         }
+        return derive(input)
     }
 
-    private func derive(_ input: String) -> String {
+    /// Convenience for callers holding the credential as text (tests, the CLI, benchmarks).
+    public func namespace(credential: String?, name: String?) -> String {
+        namespace(credential: credential.map { Array($0.utf8) }, name: name)
+    }
+
+    private func derive(_ input: [UInt8]) -> String {
         if let id = memo.ids.withLock({ $0[input] }) { return id }
         let id = compute(input)
         memo.ids.withLock { ids in
@@ -48,8 +60,8 @@ public struct NamespaceDeriver: Sendable {
         return id
     }
 
-    private func compute(_ input: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: secret))
+    private func compute(_ input: [UInt8]) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: input, using: SymmetricKey(data: secret))
         return CacheKey.hex(Array(mac).prefix(16))
     }
 

@@ -1,6 +1,8 @@
 /// Converts stored answers between a plain JSON completion and its SSE stream form, for
 /// `/v1/chat/completions` and `/v1/completions` only: same choices, content, tool calls,
-/// finish reasons and usage, so either mode can be served from one entry.
+/// finish reasons, logprobs and usage, so either mode can be served from one entry. A stream
+/// without `usage` does not become JSON (the real API always sends `usage` on a JSON answer,
+/// and cost tracking downstream reads it).
 public enum StreamConverter {
     /// A stored JSON completion rendered as the SSE chunks the upstream would have streamed.
     public static func sse(fromJSON body: [UInt8], endpoint: Endpoint, includeUsage: Bool) -> [UInt8]? {
@@ -30,10 +32,10 @@ public enum StreamConverter {
                         return c
                     })))
                 }
-                emit([.object([("index", index), ("delta", .object(delta)), ("logprobs", .null), ("finish_reason", .null)])])
+                emit([.object([("index", index), ("delta", .object(delta)), ("logprobs", choice["logprobs"] ?? .null), ("finish_reason", .null)])])
                 emit([.object([("index", index), ("delta", .object([])), ("logprobs", .null), ("finish_reason", choice["finish_reason"] ?? .null)])])
             } else {
-                emit([.object([("text", choice["text"] ?? .string("")), ("index", index), ("logprobs", .null), ("finish_reason", .null)])])
+                emit([.object([("text", choice["text"] ?? .string("")), ("index", index), ("logprobs", choice["logprobs"] ?? .null), ("finish_reason", .null)])])
                 emit([.object([("text", .string("")), ("index", index), ("logprobs", .null), ("finish_reason", choice["finish_reason"] ?? .null)])])
             }
         }
@@ -45,7 +47,28 @@ public enum StreamConverter {
     /// A stored stream assembled into the one JSON completion the upstream would have returned.
     public static func json(fromSSE body: [UInt8], endpoint: Endpoint) -> [UInt8]? {
         struct ToolCall { var id: JSONValue = .null; var type: JSONValue = .string("function"); var name = ""; var arguments = "" }
-        struct Choice { var role = "assistant"; var content: String?; var refusal: String?; var finish: JSONValue = .null; var tools: [Int: ToolCall] = [:] }
+        struct Choice {
+            var role = "assistant"; var content: String?; var refusal: String?; var finish: JSONValue = .null; var tools: [Int: ToolCall] = [:]
+            /// Each logprobs array (chat: `content`, `refusal`; completions: `tokens`,
+            /// `token_logprobs`, `top_logprobs`, `text_offset`) concatenated across chunks, in
+            /// the order first seen; nil when no chunk carried logprobs.
+            var logprobs: [(String, [JSONValue]?)]?
+
+            mutating func append(logprobs value: JSONValue?) {
+                guard let value, case .object(let members) = value else { return }
+                var merged = logprobs ?? []
+                for (name, member) in members {
+                    let index = merged.firstIndex { $0.0 == name } ?? { merged.append((name, nil)); return merged.count - 1 }()
+                    if let items = member.arrayValue { merged[index].1 = (merged[index].1 ?? []) + items }
+                }
+                logprobs = merged
+            }
+
+            var renderedLogprobs: JSONValue {
+                guard let logprobs else { return .null }
+                return .object(logprobs.map { ($0.0, $0.1.map(JSONValue.array) ?? .null) })
+            }
+        }
         var choices: [Int: Choice] = [:]
         var first: JSONValue?
         var usage: JSONValue?
@@ -57,6 +80,7 @@ public enum StreamConverter {
                 let index = item["index"]?.intValue ?? 0
                 var choice = choices[index] ?? Choice()
                 if let finish = item["finish_reason"], finish != .null { choice.finish = finish }
+                choice.append(logprobs: item["logprobs"])
                 if endpoint == .chatCompletions {
                     let delta = item["delta"] ?? .object([])
                     if let role = delta["role"]?.stringValue { choice.role = role }
@@ -77,7 +101,7 @@ public enum StreamConverter {
                 choices[index] = choice
             }
         }
-        guard let first else { return nil }
+        guard let first, let usage else { return nil }
         var out: [(String, JSONValue)] = [
             ("id", first["id"] ?? .string("")),
             ("object", .string(endpoint == .chatCompletions ? "chat.completion" : "text_completion")),
@@ -94,12 +118,12 @@ public enum StreamConverter {
                         return .object([("id", t.id), ("type", t.type), ("function", .object([("name", .string(t.name)), ("arguments", .string(t.arguments))]))])
                     })))
                 }
-                return .object([("index", .int(index)), ("message", .object(message)), ("logprobs", .null), ("finish_reason", c.finish)])
+                return .object([("index", .int(index)), ("message", .object(message)), ("logprobs", c.renderedLogprobs), ("finish_reason", c.finish)])
             }
-            return .object([("text", .string(c.content ?? "")), ("index", .int(index)), ("logprobs", .null), ("finish_reason", c.finish)])
+            return .object([("text", .string(c.content ?? "")), ("index", .int(index)), ("logprobs", c.renderedLogprobs), ("finish_reason", c.finish)])
         }
         out.append(("choices", .array(rendered)))
-        if let usage { out.append(("usage", usage)) }
+        out.append(("usage", usage))
         if let fingerprint = first["system_fingerprint"] { out.append(("system_fingerprint", fingerprint)) }
         return JSONValue.object(out).encoded()
     }

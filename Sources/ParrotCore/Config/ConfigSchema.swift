@@ -14,6 +14,8 @@ enum ConfigSchema {
         "request_timeout_ms": .int(\.requestTimeoutMs, min: 1),
         "idle_timeout_s": .int(\.idleTimeoutS, min: 1),
         "shutdown_grace_s": .int(\.shutdownGraceS),
+        "client_window_bytes": .int(\.clientWindowBytes, min: 65536),
+        "slow_client_timeout_s": .int(\.slowClientTimeoutS, min: 1),
     ] }
 
     static var cache: [String: ConfigField<CacheConfig>] { [
@@ -56,6 +58,7 @@ enum ConfigSchema {
         "max_queue_wait_ms": .int(\.maxQueueWaitMs),
         "max_retries": .int(\.maxRetries, max: 20),
         "retry_on_timeout": .bool(\.retryOnTimeout),
+        "max_answer_bytes": .int(\.maxAnswerBytes, min: 1024),
         "fallback": .string(\.fallback),
     ] }
 

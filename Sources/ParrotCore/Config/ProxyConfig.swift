@@ -26,6 +26,11 @@ public struct ServerConfig: Sendable, Equatable {
     public var requestTimeoutMs = 600_000
     public var idleTimeoutS = 75
     public var shutdownGraceS = 30
+    /// Relayed-but-unread bytes each client of an in-flight answer may have; the upstream is
+    /// read no faster than the slowest attached client takes it, up to this window.
+    public var clientWindowBytes = 1_048_576
+    /// A client behind its window for this long is cut off so the others go on.
+    public var slowClientTimeoutS = 10
     public init() {}
 }
 
@@ -73,6 +78,10 @@ public struct ProviderConfig: Sendable, Hashable {
     public var maxQueueWaitMs = 2000
     public var maxRetries = 3
     public var retryOnTimeout = false
+    /// Bound on a provider answer once decompressed: a size, never a ratio (JSON mode's
+    /// whitespace answers compress a thousandfold and are legitimate). Past it the answer is
+    /// refused (502 when its head was not sent yet), never truncated.
+    public var maxAnswerBytes = 67_108_864
     public var fallback = ""
     public var breaker = BreakerConfig()
     public init() {}

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 import Synchronization
 
 /// One AsyncHTTPClient per provider for the life of the process: a keep-alive pool bounded by
@@ -12,6 +13,7 @@ public final class HTTPUpstreamClient: UpstreamClient {
     private let client: HTTPClient
     private let provider: String
     private let timeout: TimeAmount
+    private let maxAnswerBytes: Int
     private let active = Gauge()
 
     /// A shared counter the response bodies decrement when they end.
@@ -26,7 +28,8 @@ public final class HTTPUpstreamClient: UpstreamClient {
         self.provider = provider
         var configuration = HTTPClient.Configuration(
             timeout: .init(connect: .milliseconds(Int64(config.connectTimeoutMs)), read: .milliseconds(Int64(config.timeoutMs))),
-            decompression: .enabled(limit: .ratio(200))
+            // A size, never a ratio: JSON mode's whitespace answers compress a thousandfold.
+            decompression: .enabled(limit: .size(config.maxAnswerBytes))
         )
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60),
@@ -42,6 +45,7 @@ public final class HTTPUpstreamClient: UpstreamClient {
         configuration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.timeout = .milliseconds(Int64(config.timeoutMs))
+        self.maxAnswerBytes = config.maxAnswerBytes
     }
 
     public var inFlight: Int { active.current }
@@ -78,13 +82,17 @@ public final class HTTPUpstreamClient: UpstreamClient {
         let headers = response.headers.filter { !HopByHop.isHopByHop($0.name, connectionTokens: connectionTokens) }
             .map { ($0.name, $0.value) }
         let head = UpstreamHead(status: Int(response.status.code), headers: headers)
-        return UpstreamResponse(head: head, body: CountedBody(base: response.body, provider: provider, onEnd: { [active] in
-            active.decrement()
-        }))
+        // The count ends exactly once however the body ends: read to the end, failed, or
+        // dropped unread (a retried 5xx, an open breaker, a client gone).
+        let guardian = CountedBody.Guard(onEnd: { [active] in active.decrement() })
+        return UpstreamResponse(head: head, body: CountedBody(base: response.body, provider: provider, limit: maxAnswerBytes, guardian: guardian))
     }
 
     static func classify(_ error: any Error, provider: String) -> ParrotError {
         if let error = error as? ParrotError { return error }
+        if let error = error as? NIOHTTPDecompression.DecompressionError, error == .limit {
+            return .answerTooLarge(provider: provider, limit: 0)
+        }
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout: return .upstreamUnreachable(provider: provider, reason: "connect timeout")
@@ -102,13 +110,16 @@ public final class HTTPUpstreamClient: UpstreamClient {
     }
 }
 
-/// Wraps the provider's body so that errors are classified the same way as connection errors and
-/// the in-flight gauge drops when the body ends, however it ends.
+/// Wraps the provider's body so that errors are classified the same way as connection errors,
+/// an identity body past `limit` is refused like a decompressed one, and the in-flight gauge
+/// drops when the body ends, however it ends — the guard is made with the response, so a body
+/// that is never iterated ends its count when the response is dropped.
 struct CountedBody: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let base: HTTPClientResponse.Body
     let provider: String
-    let onEnd: @Sendable () -> Void
+    let limit: Int
+    let guardian: Guard
 
     final class Guard: Sendable {
         let onEnd: @Sendable () -> Void
@@ -121,21 +132,30 @@ struct CountedBody: AsyncSequence, Sendable {
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: HTTPClientResponse.Body.AsyncIterator
         let provider: String
+        let limit: Int
         let guardian: Guard
+        var received = 0
 
         mutating func next() async throws -> ByteBuffer? {
             do {
                 let chunk = try await base.next()
-                if chunk == nil { guardian.end() }
+                guard let chunk else {
+                    guardian.end()
+                    return nil
+                }
+                received += chunk.readableBytes
+                if received > limit { throw ParrotError.answerTooLarge(provider: provider, limit: limit) }
                 return chunk
             } catch {
                 guardian.end()
-                throw HTTPUpstreamClient.classify(error, provider: provider)
+                var error = HTTPUpstreamClient.classify(error, provider: provider)
+                if case .answerTooLarge = error { error = .answerTooLarge(provider: provider, limit: limit) }
+                throw error
             }
         }
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), provider: provider, guardian: Guard(onEnd: onEnd))
+        AsyncIterator(base: base.makeAsyncIterator(), provider: provider, limit: limit, guardian: guardian)
     }
 }

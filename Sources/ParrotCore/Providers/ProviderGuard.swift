@@ -137,8 +137,10 @@ public final class ProviderGuard: Sendable {
                     if chunk == nil { outcome.bodyEnded(failed: false) }
                     return chunk
                 } catch {
-                    // Cancelled: every client left, the provider is not to blame.
-                    outcome.bodyEnded(failed: !Task.isCancelled)
+                    // Cancelled: every client left; refused for its size: Parrot's own limit.
+                    // Neither is the provider failing.
+                    let refused = if case .answerTooLarge = error as? ParrotError { true } else { false }
+                    outcome.bodyEnded(failed: !Task.isCancelled && !refused)
                     throw error
                 }
             }

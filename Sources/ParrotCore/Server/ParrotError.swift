@@ -14,6 +14,9 @@ public enum ParrotError: Error, Sendable, Equatable {
     case upstreamUnreachable(provider: String, reason: String)
     case upstreamTimeout(provider: String)
     case upstreamInvalidAnswer(provider: String, reason: String)
+    /// The provider's answer, decompressed, passed `providers.NAME.max_answer_bytes`: refused
+    /// whole, never truncated, and not the provider's failure (the breaker does not count it).
+    case answerTooLarge(provider: String, limit: Int)
     case rateLimited(provider: String, retryAfter: Int)
     case breakerOpen(provider: String, retryAfter: Int)
     case shuttingDown
@@ -30,7 +33,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .methodNotAllowed: .methodNotAllowed
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
-        case .upstreamUnreachable, .upstreamInvalidAnswer: .badGateway
+        case .upstreamUnreachable, .upstreamInvalidAnswer, .answerTooLarge: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .rateLimited: .tooManyRequests
         case .breakerOpen, .shuttingDown: .serviceUnavailable
@@ -44,7 +47,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed: "invalid_request_error"
         case .unauthorized, .forbidden: "authentication_error"
         case .rateLimited: "rate_limit_error"
-        case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .breakerOpen, .shuttingDown: "upstream_error"
+        case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .answerTooLarge, .breakerOpen, .shuttingDown: "upstream_error"
         case .internalError, .upstreamStatus: "server_error"
         }
     }
@@ -60,6 +63,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         case .upstreamInvalidAnswer: "upstream_invalid_response"
+        case .answerTooLarge: "answer_too_large"
         case .rateLimited: "rate_limit_exceeded"
         case .breakerOpen: "provider_unavailable"
         case .shuttingDown: "shutting_down"
@@ -78,6 +82,8 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .upstreamUnreachable(let p, let reason): "Provider '\(p)' could not be reached: \(reason)."
         case .upstreamTimeout(let p): "Provider '\(p)' did not answer in time."
         case .upstreamInvalidAnswer(let p, let reason): "Provider '\(p)' sent an invalid answer: \(reason)."
+        case .answerTooLarge(let p, let limit):
+            "Provider '\(p)' sent an answer larger than \(limit) bytes once decompressed (providers.\(p).max_answer_bytes); Parrot refused it rather than truncate it."
         case .rateLimited(let p, let s): "Rate limit of provider '\(p)' reached in Parrot; retry after \(s) s."
         case .breakerOpen(let p, let s): "Provider '\(p)' is failing and its circuit breaker is open; retry after \(s) s."
         case .shuttingDown: "Parrot is shutting down."
