@@ -7,7 +7,7 @@ struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the proxy.",
-        discussion: "Listens on server.host:server.port (127.0.0.1:8080 by default) until SIGINT or SIGTERM; in-flight requests finish first."
+        discussion: "Listens on server.host:server.port (127.0.0.1:8080 by default) until SIGINT or SIGTERM; in-flight requests get server.shutdown_grace_s to finish, then the rest are closed."
     )
 
     @OptionGroup var options: ConfigOptions
@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = level
         let app = try await buildApplication(config: config, secrets: secrets, logger: logger)
         defer { LogSink.standardError.flush() }
-        try await app.application.runService()
+        try await app.runUntilShutdown(logger: logger)
     }
 }
 

@@ -1,0 +1,82 @@
+import AsyncHTTPClient
+import Foundation
+import ParrotCore
+import ParrotMock
+import XCTest
+
+/// Issue #19 ("promised but missing"): on SIGTERM Parrot stops accepting, answers `/readyz`
+/// 503, lets in-flight requests and streams finish for up to `server.shutdown_grace_s`, then
+/// closes the rest and exits 0. The real `parrot` process, real signals.
+final class ShutdownTests: XCTestCase {
+    func testSigtermLetsShortStreamsFinishCutsLongOnesAfterTheGraceAndExitsZero() async throws {
+        let mock = try await MockUpstream.start()
+        let directory = try makeTemporaryDirectory("parrot-shutdown")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let parrot = try await ParrotProcess.start(directory: directory, environment: ParrotProcess.environment(
+            mock: mock.baseURL, directory: directory, extra: ["PARROT_SERVER_SHUTDOWN_GRACE_S": "2", "PARROT_LOG_LEVEL": "info"]))
+        do {
+            let port = parrot.port
+            // A stream that needs ~1 s (within the grace) and one that needs ~20 s (beyond it),
+            // plus an idle keep-alive connection that probes /readyz during the drain.
+            let short = Task { try await onThread { () -> String in
+                let connection = try RawHTTPConnection(port: port)
+                connection.send(streamRequest("short", chunks: 5, delayMs: 200))
+                guard case .response(let response) = connection.readResponse(deadline: .now + .seconds(15)) else { return "no response" }
+                return response.text
+            } }
+            let long = Task { try await onThread { () -> Bool in
+                let connection = try RawHTTPConnection(port: port)
+                connection.send(streamRequest("long", chunks: 40, delayMs: 500))
+                if case .response = connection.readResponse(deadline: .now + .seconds(30)) { return false }
+                return true  // cut: no complete response
+            } }
+            let probe = try await onThread { () -> ProbeClient in
+                let connection = try RawHTTPConnection(port: port)
+                connection.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                guard case .response(let ready) = connection.readResponse(deadline: .now + .seconds(5)), ready.status == 200 else {
+                    throw TestError("/readyz was not 200 before the drain")
+                }
+                return ProbeClient(connection: connection)
+            }
+            let streaming = try await eventually(5) { mock.requestCount(path: "/v1/chat/completions") == 2 }
+            XCTAssertTrue(streaming)
+            let signalled = ContinuousClock.now
+            parrot.terminate()
+            let readyDuringDrain = try await onThread { () -> Int in
+                probe.connection.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                guard case .response(let response) = probe.connection.readResponse(deadline: .now + .seconds(5)) else { return 0 }
+                return response.status
+            }
+            XCTAssertEqual(readyDuringDrain, 503, "a probe on an open connection sees the drain")
+            let shortText = try await short.value
+            XCTAssertTrue(shortText.contains("data: [DONE]"), "a stream that fits in the grace period finishes: \(shortText.suffix(200))")
+            let longWasCut = try await long.value
+            XCTAssertTrue(longWasCut, "a stream longer than the grace period is closed")
+            let exited = await parrot.waitForExit(timeout: 15)
+            XCTAssertTrue(exited)
+            let took = ContinuousClock.now - signalled
+            XCTAssertLessThan(took, .seconds(12), "exit follows the 2 s grace, not the 20 s stream")
+            XCTAssertEqual(parrot.process.terminationStatus, 0, parrot.logTail())
+            XCTAssertTrue(parrot.log.contains("server.shutdown_grace_s"), "the drain is logged: \(parrot.logTail())")
+            let refused = try await onThread { () -> Bool in (try? RawHTTPConnection(port: port)) == nil }
+            XCTAssertTrue(refused, "no new connections after exit")
+        } catch {
+            await parrot.stop()
+            await mock.stop()
+            throw error
+        }
+        await parrot.stop()
+        await mock.stop()
+    }
+}
+
+private final class ProbeClient: @unchecked Sendable {
+    let connection: RawHTTPConnection
+    init(connection: RawHTTPConnection) { self.connection = connection }
+}
+
+private func streamRequest(_ text: String, chunks: Int, delayMs: Int) -> String {
+    let body = #"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"\#(text)"}]}"#
+    return "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        + "x-mock-chunks: \(chunks)\r\nx-mock-chunk-delay-ms: \(delayMs)\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+}
