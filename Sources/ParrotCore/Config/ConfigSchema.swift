@@ -74,7 +74,6 @@ enum ConfigSchema {
     static var log: [String: ConfigField<LogConfig>] { [
         "format": .string(\.format),
         "level": .string(\.level),
-        "bodies": .bool(\.bodies),
     ] }
 
     static var price: [String: ConfigField<ModelPrice>] { [

@@ -102,7 +102,6 @@ public struct BreakerConfig: Sendable, Hashable {
 public struct LogConfig: Sendable, Equatable {
     public var format = "text"
     public var level = "info"
-    public var bodies = false
     public init() {}
 }
 
