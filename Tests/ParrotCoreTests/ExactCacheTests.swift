@@ -182,31 +182,37 @@ final class ExactCacheTests: XCTestCase {
     }
 
     func testMaxAgeAndTTLControlFreshness() async throws {
-        try await withProxy { proxy in
-            _ = try await proxy.chat("short lived", headers: [("x-parrot-ttl", "1")])
-            let v174 = try await proxy.chat("short lived").cache
-            XCTAssertEqual(v174, "HIT")
-            try await Task.sleep(for: .milliseconds(1100))
-            let v176 = try await proxy.chat("short lived").cache
-            XCTAssertEqual(v176, "MISS", "expired after its X-Parrot-TTL")
+        let clock = ManualClock()
+        try await withProxy(clock: clock) { proxy in
+            _ = try await proxy.chat("short lived", headers: [("x-parrot-ttl", "60")])
+            let fresh = try await proxy.chat("short lived")
+            XCTAssertEqual(fresh.cache, "HIT")
+            clock.advance(by: 59)
+            let stillFresh = try await proxy.chat("short lived")
+            XCTAssertEqual(stillFresh.cache, "HIT")
+            XCTAssertEqual(stillFresh.header("age"), "59")
+            clock.advance(by: 2)
+            let expired = try await proxy.chat("short lived")
+            XCTAssertEqual(expired.cache, "MISS", "expired after its X-Parrot-TTL")
 
             _ = try await proxy.chat("aged")
-            try await Task.sleep(for: .milliseconds(1100))
-            let v180 = try await proxy.chat("aged", headers: [("cache-control", "max-age=0")]).cache
-            XCTAssertEqual(v180, "MISS")
-            let v181 = try await proxy.chat("aged", headers: [("cache-control", "max-age=60")]).cache
-            XCTAssertEqual(v181, "HIT")
+            clock.advance(by: 30)
+            let tooOld = try await proxy.chat("aged", headers: [("cache-control", "max-age=29")])
+            XCTAssertEqual(tooOld.cache, "MISS")
+            let oldEnough = try await proxy.chat("aged", headers: [("cache-control", "max-age=60")])
+            XCTAssertEqual(oldEnough.cache, "HIT")
         }
     }
 
     func testConfiguredTTLExpiresEntries() async throws {
-        try await withProxy(configure: { $0.cache.ttlSeconds = 1 }) { proxy in
+        let clock = ManualClock()
+        try await withProxy(clock: clock, configure: { $0.cache.ttlSeconds = 600 }) { proxy in
             _ = try await proxy.chat("ttl")
-            let v188 = try await proxy.chat("ttl").cache
-            XCTAssertEqual(v188, "HIT")
-            try await Task.sleep(for: .milliseconds(1100))
-            let v190 = try await proxy.chat("ttl").cache
-            XCTAssertEqual(v190, "MISS")
+            let fresh = try await proxy.chat("ttl")
+            XCTAssertEqual(fresh.cache, "HIT")
+            clock.advance(by: 601)
+            let expired = try await proxy.chat("ttl")
+            XCTAssertEqual(expired.cache, "MISS")
         }
     }
 

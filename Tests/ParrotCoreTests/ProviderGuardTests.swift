@@ -83,16 +83,11 @@ final class ProviderGuardTests: XCTestCase {
     }
 
     func testStaleEntryIsServedWhileTheBreakerIsOpen() async throws {
-        try await withProxy(configure: breaker(threshold: 3)) { proxy in
+        let clock = ManualClock()
+        try await withProxy(clock: clock, configure: breaker(threshold: 3)) { proxy in
             let fresh = try await proxy.chat("keep me around", headers: [("x-parrot-ttl", "1")])
             XCTAssertEqual(fresh.cache, "MISS")
-            // Wait (polling) until the stored entry is past its TTL.
-            let expired = try await eventually(5) {
-                let entries = try await self.storedEntries(proxy)
-                guard let expiresAt = entries.first?.expiresAt else { return false }
-                return Date().timeIntervalSince1970 > expiresAt + 0.05
-            }
-            XCTAssertTrue(expired)
+            clock.advance(by: 2)  // past its TTL, well within stale_if_error_seconds
             try await openBreaker(proxy)
             let calls = proxy.mock.requestCount(path: Self.chatPath)
 
@@ -111,15 +106,12 @@ final class ProviderGuardTests: XCTestCase {
     }
 
     func testStaleEntryIsServedWhenRetriesAreExhausted() async throws {
-        try await withProxy(configure: { config in
+        let clock = ManualClock()
+        try await withProxy(clock: clock, configure: { config in
             config.providers["openai"]!.maxRetries = 1
         }) { proxy in
             let fresh = try await proxy.chat("fallback to stale", headers: [("x-parrot-ttl", "1")])
-            let expired = try await eventually(5) {
-                guard let expiresAt = try await self.storedEntries(proxy).first?.expiresAt else { return false }
-                return Date().timeIntervalSince1970 > expiresAt + 0.05
-            }
-            XCTAssertTrue(expired)
+            clock.advance(by: 2)  // past its TTL
             let reply = try await proxy.chat("fallback to stale", headers: [("x-mock-status", "503")])
             XCTAssertEqual(reply.status, 200)
             XCTAssertEqual(reply.cache, "STALE")
@@ -195,22 +187,21 @@ final class ProviderGuardTests: XCTestCase {
     }
 
     func testHalfOpenProbeSuccessClosesTheBreaker() async throws {
-        try await withProxy(configure: breaker(threshold: 2, openSeconds: 1)) { proxy in
+        let clock = ManualClock()
+        try await withProxy(clock: clock, configure: breaker(threshold: 2, openSeconds: 30)) { proxy in
             try await openBreaker(proxy, failures: 2)
-            let openedAt = ContinuousClock.now
             let failFast = try await proxy.chat("probe")
             XCTAssertEqual(failFast.status, 503)
+            XCTAssertEqual(failFast.header("retry-after"), "30")
+            clock.advance(by: 29)
+            let stillOpen = try await proxy.chat("probe")
+            XCTAssertEqual(stillOpen.status, 503, "open for open_seconds")
             XCTAssertEqual(proxy.mock.requestCount(path: Self.chatPath), 2)
 
-            var probe: TestProxy.Reply?
-            let closed = try await eventually(5) {
-                let reply = try await proxy.chat("probe")
-                if reply.status == 200 { probe = reply }
-                return reply.status == 200
-            }
-            XCTAssertTrue(closed)
-            XCTAssertGreaterThanOrEqual(ContinuousClock.now - openedAt, .milliseconds(900), "open for open_seconds")
-            XCTAssertEqual(probe?.cache, "MISS")
+            clock.advance(by: 1.5)
+            let probe = try await proxy.chat("probe")
+            XCTAssertEqual(probe.status, 200, "half-open: the probe goes through")
+            XCTAssertEqual(probe.cache, "MISS")
             XCTAssertEqual(proxy.mock.requestCount(path: Self.chatPath), 3, "exactly one probe went upstream")
             let state = try await proxy.stats()["providers"]?["openai"]?["breaker"]
             XCTAssertEqual(state?["state"]?.stringValue, "closed")
@@ -221,14 +212,12 @@ final class ProviderGuardTests: XCTestCase {
     }
 
     func testHalfOpenProbeFailureReopensTheBreaker() async throws {
-        try await withProxy(configure: breaker(threshold: 2, openSeconds: 1)) { proxy in
+        let clock = ManualClock()
+        try await withProxy(clock: clock, configure: breaker(threshold: 2, openSeconds: 30)) { proxy in
             try await openBreaker(proxy, failures: 2)
-            // Poll until the probe is admitted: it fails, and the breaker is open again.
-            let probed = try await eventually(5) {
-                let reply = try await proxy.chat("failing probe", headers: [("x-mock-status", "500")])
-                return reply.status == 500
-            }
-            XCTAssertTrue(probed)
+            clock.advance(by: 31)
+            let probe = try await proxy.chat("failing probe", headers: [("x-mock-status", "500")])
+            XCTAssertEqual(probe.status, 500, "the probe was admitted and failed")
             XCTAssertEqual(proxy.mock.requestCount(path: Self.chatPath), 3)
             let state = try await proxy.stats()["providers"]?["openai"]?["breaker"]?["state"]?.stringValue
             XCTAssertEqual(state, "open")

@@ -11,12 +11,13 @@ public final class Provider: Sendable {
     let apiKey: String?
     let guardrail: ProviderGuard
 
-    init(name: String, config: ProviderConfig, client: any UpstreamClient, apiKey: String?, stats: Stats.ProviderCounters?, logger: Logger) {
+    init(name: String, config: ProviderConfig, client: any UpstreamClient, apiKey: String?, stats: Stats.ProviderCounters?, logger: Logger,
+         clock: any ParrotClock = SystemClock()) {
         self.name = name
         self.config = config
         self.client = client
         self.apiKey = apiKey
-        self.guardrail = ProviderGuard(provider: name, config: config, stats: stats, logger: logger)
+        self.guardrail = ProviderGuard(provider: name, config: config, stats: stats, logger: logger, clock: { clock.monotonic })
     }
 
     /// `base_url` + the request path without its leading `/v1` + the query.

@@ -25,12 +25,14 @@ public struct ParrotResponderHandle: HTTPResponder {
 /// loaded; tests call it with their own (port 0, temporary store, mock upstream).
 /// - Parameters:
 ///   - clients: per-provider upstream clients to use instead of building AsyncHTTPClient pools.
+///   - clock: where time is read (TTL, breaker, rate limits); tests pass a ``ManualClock``.
 ///   - onServerRunning: called with the bound port once the listener is up.
 public func buildApplication(
     config: ProxyConfig,
     secrets: Secrets,
     logger: Logger,
     clients: [String: any UpstreamClient] = [:],
+    clock: any ParrotClock = SystemClock(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> ParrotApplication {
     try config.validate()
@@ -51,7 +53,7 @@ public func buildApplication(
     for (name, providerConfig) in config.providers {
         let client = clients[name] ?? HTTPUpstreamClient(provider: name, config: providerConfig)
         providers[name] = Provider(name: name, config: providerConfig, client: client, apiKey: secrets.providerKeys[name],
-                                   stats: stats.provider(name), logger: logger)
+                                   stats: stats.provider(name), logger: logger, clock: clock)
     }
     let tiers = CacheTiers(memory: MemoryTier(capacityBytes: config.cache.memoryBytes), store: store, logger: logger)
     var semantic: SemanticTier? = nil
@@ -62,7 +64,8 @@ public func buildApplication(
     }
     let engine = try ProxyEngine(
         config: config, secrets: secrets, providers: providers, tiers: tiers, stats: stats,
-        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic, logger: logger
+        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic, logger: logger,
+        clock: clock
     )
     let responder = ParrotResponder(engine: engine, metrics: PrometheusExporter(), dashboard: ByteBuffer(string: Dashboard.html))
     let server = config.server

@@ -32,7 +32,7 @@ extension ProxyEngine {
     /// or for a stream the one stored beside it. No store access, no await: the repeat path, the
     /// event-loop hit path and the leader's re-check all use it.
     func memoryAnswer(_ key: CacheKey, endpoint: Endpoint, streamed: Bool, maxAge: Int?) -> CachedAnswer? {
-        let now = Self.now()
+        let now = now()
         func usable(_ answer: CachedAnswer?) -> CachedAnswer? {
             guard let answer, answer.entry.isFresh(at: now), maxAge.map({ answer.entry.age(at: now) <= $0 }) ?? true,
                   Self.canServe(answer.entry, endpoint: endpoint, streamed: streamed)
@@ -120,7 +120,7 @@ extension ProxyEngine {
             headers.append(HTTPField(name: .contentType, value: wanted == .sse ? "text/event-stream; charset=utf-8" : "application/json"))
             body = converted
         }
-        let now = Self.now()
+        let now = now()
         headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
         headers.append(HTTPField(name: Self.cacheHeader, value: outcome.rawValue))
         headers.append(HTTPField(name: .age, value: String(entry.age(at: now))))

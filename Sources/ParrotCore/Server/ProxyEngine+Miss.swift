@@ -236,7 +236,7 @@ extension ProxyEngine {
         }
         call.provider.guardrail.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
         let storeKey = mode == .sse && call.endpoint.convertsBetweenModes && !verdict.hasUsage ? key.besideForStreams : key
-        let now = Self.now()
+        let now = now()
         let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[call.endpoint.configName] ?? config.cache.ttlSeconds
         let entry = CacheEntry(
             key: storeKey, namespace: namespace, endpoint: call.endpoint.rawValue, provider: call.provider.name, model: call.model,
@@ -272,7 +272,7 @@ extension ProxyEngine {
         }
         if case .upstreamStatus(let answer) = error, answer.status < 500, answer.status != 429 { return nil }
         if config.cache.enabled, call.policy.store || call.policy.lookup {
-            let now = Self.now()
+            let now = now()
             switch await lookup(key, for: call, maxAge: nil) {
             case .hit(let answer), .expired(let answer):
                 let staleUntil = (answer.entry.expiresAt ?? .infinity) + Double(config.cache.staleIfErrorSeconds)

@@ -27,9 +27,11 @@ public final class ProxyEngine: Sendable {
     let logger: Logger
     let accessLog: AccessLog
     public let semantic: SemanticTier?
+    let clock: any ParrotClock
 
     init(config: ProxyConfig, secrets: Secrets, providers: [String: Provider], tiers: CacheTiers, stats: Stats,
-         namespaces: NamespaceDeriver, semantic: SemanticTier?, logger: Logger) throws {
+         namespaces: NamespaceDeriver, semantic: SemanticTier?, logger: Logger, clock: any ParrotClock = SystemClock()) throws {
+        self.clock = clock
         self.config = config
         self.secrets = secrets
         self.clientTokens = Set(secrets.clientTokens.map { Array($0.utf8) })
@@ -48,7 +50,8 @@ public final class ProxyEngine: Sendable {
     static let providerHeader = HTTPField.Name("X-Parrot-Provider")!
     static let similarityHeader = HTTPField.Name("X-Parrot-Similarity")!
 
-    static func now() -> Double { Date().timeIntervalSince1970 }
+    /// Wall-clock seconds, from the clock seam (TTL, Age, max-age, stale windows).
+    func now() -> Double { clock.now }
 
     // MARK: entry
 
@@ -129,7 +132,7 @@ public final class ProxyEngine: Sendable {
             call.probe = await semantic.probe(endpoint: endpoint, provider: provider.name, model: call.model,
                                               namespace: namespace, body: json, streamed: streamed)
             if policy.lookup, let probe = call.probe, let match = semantic.search(probe) {
-                switch await tiers.lookup(match.key, now: Self.now(), maxAge: policy.maxAge) {
+                switch await tiers.lookup(match.key, now: now(), maxAge: policy.maxAge) {
                 case .hit(let answer):
                     if let response = serve(answer, call: call, outcome: .semantic, key: match.key, similarity: match.similarity) {
                         return response
@@ -149,7 +152,7 @@ public final class ProxyEngine: Sendable {
     /// answer a plain request). An entry of the other mode that cannot serve this request is a
     /// miss here, so the fresh answer is fetched and stored.
     func lookup(_ key: CacheKey, for call: Call, maxAge: Int?) async -> CacheTiers.Lookup {
-        let first = await tiers.lookup(key, now: Self.now(), maxAge: maxAge)
+        let first = await tiers.lookup(key, now: now(), maxAge: maxAge)
         switch first {
         case .hit(let answer), .expired(let answer):
             if Self.canServe(answer.entry, endpoint: call.endpoint, streamed: call.streamed) { return first }
@@ -160,7 +163,7 @@ public final class ProxyEngine: Sendable {
             if case .storeFailed = first { return first }
             return .miss
         }
-        return await tiers.lookup(key.besideForStreams, now: Self.now(), maxAge: maxAge)
+        return await tiers.lookup(key.besideForStreams, now: now(), maxAge: maxAge)
     }
 
     /// Whether a stored entry can answer a request of this mode: its own mode always; the other

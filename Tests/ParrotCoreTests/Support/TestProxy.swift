@@ -28,6 +28,7 @@ final class TestProxy: @unchecked Sendable {
         directory: String? = nil,
         secrets: Secrets = Secrets(),
         logger customLogger: Logger? = nil,
+        clock: any ParrotClock = SystemClock(),
         configure: (inout ProxyConfig) -> Void = { _ in }
     ) async throws -> TestProxy {
         let mock: MockUpstream
@@ -44,7 +45,7 @@ final class TestProxy: @unchecked Sendable {
         var logger = customLogger ?? Logger(label: "parrot-test") { label in logs.handler(label: label) }
         if customLogger == nil { logger.logLevel = .info }
         let ports = AsyncStream<Int>.makeStream()
-        let app = try await buildApplication(config: config, secrets: secrets, logger: logger) { port in
+        let app = try await buildApplication(config: config, secrets: secrets, logger: logger, clock: clock) { port in
             ports.continuation.yield(port)
             ports.continuation.finish()
         }
@@ -120,10 +121,11 @@ final class TestProxy: @unchecked Sendable {
 func withProxy(
     mock: MockUpstream? = nil,
     secrets: Secrets = Secrets(),
+    clock: any ParrotClock = SystemClock(),
     configure: (inout ProxyConfig) -> Void = { _ in },
     _ body: (TestProxy) async throws -> Void
 ) async throws {
-    let proxy = try await TestProxy.start(mock: mock, secrets: secrets, configure: configure)
+    let proxy = try await TestProxy.start(mock: mock, secrets: secrets, clock: clock, configure: configure)
     do {
         try await body(proxy)
     } catch {
