@@ -32,18 +32,21 @@ enum PythonClient {
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         // Read while it runs: a full pipe would block the script.
-        var stdout = Data(), stderr = Data()
+        // Written by the two readers, read after `group.wait()`.
+        final class Output: @unchecked Sendable { var stdout = Data(), stderr = Data() }
+        let output = Output()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { stdout = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { output.stdout = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { output.stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning {
             process.terminate()
             throw TestError("the Python client did not finish within \(Int(timeout)) s")
         }
         group.wait()
+        let (stdout, stderr) = (output.stdout, output.stderr)
         guard process.terminationStatus == 0 else {
             throw TestError("the Python client failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self).suffix(3000))")
         }
