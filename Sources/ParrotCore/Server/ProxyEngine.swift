@@ -47,6 +47,9 @@ public final class ProxyEngine: Sendable {
 
     static func now() -> Double { Date().timeIntervalSince1970 }
 
+    /// Model names end up in stats, logs and cache entries: a client may not make them large.
+    static let maxModelBytes = 256
+
     // MARK: entry
 
     func handle(_ request: Request) async -> Response {
@@ -96,11 +99,14 @@ public final class ProxyEngine: Sendable {
         do {
             json = try JSONParser.parse(body.readableBytesView)
         } catch {
-            throw .invalidRequest("Request body is not valid JSON: \(error.description).", param: nil)
+            throw .invalidRequest("Request body is not valid JSON (or names a member twice): \(error.description).", param: nil)
         }
         guard case .object = json else { throw .invalidRequest("Request body must be a JSON object.", param: nil) }
         let model = json["model"]?.stringValue
         if let m = json["model"], model == nil, m != .null { throw .invalidRequest("'model' must be a string.", param: "model") }
+        if let model, model.utf8.count > Self.maxModelBytes {
+            throw .invalidRequest("'model' is longer than \(Self.maxModelBytes) bytes.", param: "model")
+        }
         if let s = json["stream"], s.boolValue == nil, s != .null { throw .invalidRequest("'stream' must be a boolean.", param: "stream") }
         let streamed = json["stream"]?.boolValue ?? false
         let provider = providers[router.provider(forModel: model)]!
