@@ -8,7 +8,7 @@ import XCTest
 final class LimitsTests: XCTestCase {
     static func request(_ method: String = "POST", _ path: String = "/v1/chat/completions", headers: [(String, String)] = [],
                         body: String? = nil) -> String {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: parrot\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
         return text + "\r\n" + (body ?? "")
@@ -39,7 +39,7 @@ final class LimitsTests: XCTestCase {
                 let tooLarge = connection.readResponse(deadline: Self.deadline(10))
                 // Chunked, so no Content-Length announces it: the limit holds as the bytes arrive.
                 let piece = String(repeating: "x", count: 1000)
-                var chunkedRequest = "POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nTransfer-Encoding: chunked\r\n\r\n"
+                var chunkedRequest = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                 for _ in 0..<4 { chunkedRequest += "3e8\r\n\(piece)\r\n" }
                 connection.send(chunkedRequest + "0\r\n\r\n")
                 let chunked = connection.readResponse(deadline: Self.deadline(10))
@@ -156,7 +156,7 @@ final class LimitsTests: XCTestCase {
             let (closed, elapsed) = try await onThread {
                 let connection = try RawHTTPConnection(port: port)
                 let started = ContinuousClock.now
-                let head = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nX-Slow: ".utf8)
+                let head = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".utf8)
                 var index = 0
                 // One byte every 100 ms, a request head that never ends (slowloris).
                 while ContinuousClock.now - started < .seconds(8) {

@@ -25,6 +25,11 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxConnections = 4096
     public var requestTimeoutMs = 600_000
     public var idleTimeoutS = 75
+    /// Host names accepted besides the loopback ones (`localhost`, `127.0.0.1`, `[::1]`), with
+    /// or without a port. On a non-loopback listener the Host check applies once this is set.
+    public var allowedHosts: [String] = []
+    /// Browser origins (`scheme://host[:port]`) allowed to call Parrot cross-origin (CORS).
+    public var allowedOrigins: [String] = []
     public var shutdownGraceS = 30
     public init() {}
 }

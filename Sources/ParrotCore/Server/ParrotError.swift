@@ -11,6 +11,8 @@ public enum ParrotError: Error, Sendable, Equatable {
     case methodNotAllowed
     case unauthorized(String)
     case forbidden(String)
+    /// The request's `Host` is not a name this listener answers to (DNS rebinding).
+    case misdirectedRequest(host: String)
     case upstreamUnreachable(provider: String, reason: String)
     case upstreamTimeout(provider: String)
     case upstreamInvalidAnswer(provider: String, reason: String)
@@ -30,6 +32,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .methodNotAllowed: .methodNotAllowed
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
+        case .misdirectedRequest: .misdirectedRequest
         case .upstreamUnreachable, .upstreamInvalidAnswer: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .rateLimited: .tooManyRequests
@@ -41,7 +44,7 @@ public enum ParrotError: Error, Sendable, Equatable {
 
     var type: String {
         switch self {
-        case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed: "invalid_request_error"
+        case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed, .misdirectedRequest: "invalid_request_error"
         case .unauthorized, .forbidden: "authentication_error"
         case .rateLimited: "rate_limit_error"
         case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .breakerOpen, .shuttingDown: "upstream_error"
@@ -57,6 +60,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .methodNotAllowed: "method_not_allowed"
         case .unauthorized: "invalid_parrot_token"
         case .forbidden: "forbidden"
+        case .misdirectedRequest: "misdirected_request"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         case .upstreamInvalidAnswer: "upstream_invalid_response"
@@ -75,6 +79,8 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .notFound(let path): "Unknown path \(path). Parrot serves /v1/*, /stats, /metrics, /healthz, /readyz and /dashboard."
         case .methodNotAllowed: "Method not allowed on this path."
         case .unauthorized(let m), .forbidden(let m): m
+        case .misdirectedRequest(let host):
+            "Host '\(host)' is not served here; add it to server.allowed_hosts if Parrot is meant to answer to that name."
         case .upstreamUnreachable(let p, let reason): "Provider '\(p)' could not be reached: \(reason)."
         case .upstreamTimeout(let p): "Provider '\(p)' did not answer in time."
         case .upstreamInvalidAnswer(let p, let reason): "Provider '\(p)' sent an invalid answer: \(reason)."
@@ -104,7 +110,7 @@ public enum ParrotError: Error, Sendable, Equatable {
     public var response: Response {
         if case .upstreamStatus(let answer) = self {
             var headers = HTTPFields()
-            for (name, value) in answer.headers {
+            for (name, value) in answer.headers where !RequestScreen.isCORSHeader(name) {
                 if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
             }
             headers[.contentLength] = String(answer.body.count)

@@ -11,6 +11,8 @@ public final class ProxyEngine: Sendable {
     public let config: ProxyConfig
     let secrets: Secrets
     let router: ModelRouter
+    /// Host, Origin, method and path rules, asked before anything else by both request paths.
+    let screen: RequestScreen
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
@@ -29,6 +31,7 @@ public final class ProxyEngine: Sendable {
         self.config = config
         self.secrets = secrets
         self.router = try ModelRouter(providers: config.providers, defaultProvider: config.server.defaultProvider)
+        self.screen = RequestScreen(config: config.server)
         self.providers = providers
         self.tiers = tiers
         self.stats = stats
@@ -595,7 +598,7 @@ public final class ProxyEngine: Sendable {
 
     static func relayHeaders(_ head: UpstreamHead) -> HTTPFields {
         var fields = HTTPFields()
-        for (name, value) in head.headers {
+        for (name, value) in head.headers where !RequestScreen.isCORSHeader(name) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
         return fields
