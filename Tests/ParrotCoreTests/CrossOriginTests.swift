@@ -197,18 +197,21 @@ final class CrossOriginTests: XCTestCase {
 
     // MARK: configuration
 
-    func testHostAndOriginKeysAreValidatedAndReadFromTheEnvironment() throws {
+    func testHostOriginAndHeaderTimeoutKeysAreValidatedAndReadFromTheEnvironment() throws {
         let config = try ProxyConfig.parse(
-            toml: "[server]\nallowed_origins = [\"http://localhost:3000\"]\n",
-            environment: ["PARROT_SERVER_ALLOWED_HOSTS": "parrot.test, parrot.internal:8080"]
+            toml: "[server]\nallowed_origins = [\"http://localhost:3000\"]\nheader_timeout_s = 3\n",
+            environment: ["PARROT_SERVER_ALLOWED_HOSTS": "parrot.test, parrot.internal:8080", "PARROT_SERVER_HEADER_TIMEOUT_S": "5"]
         )
         XCTAssertEqual(config.server.allowedOrigins, ["http://localhost:3000"])
         XCTAssertEqual(config.server.allowedHosts, ["parrot.test", "parrot.internal:8080"])
+        XCTAssertEqual(config.server.headerTimeoutS, 5)
+        XCTAssertEqual(ProxyConfig().server.headerTimeoutS, 10)
         for (toml, key) in [
             ("[server]\nallowed_origins = [\"localhost:3000\"]", "server.allowed_origins"),
             ("[server]\nallowed_origins = [\"*\"]", "server.allowed_origins"),
             ("[server]\nallowed_origins = [\"http://app.test/path\"]", "server.allowed_origins"),
             ("[server]\nallowed_hosts = [\"http://parrot.test\"]", "server.allowed_hosts"),
+            ("[server]\nheader_timeout_s = 0", "server.header_timeout_s"),
         ] {
             XCTAssertThrowsError(try ProxyConfig.parse(toml: toml), toml) { error in
                 XCTAssertTrue("\(error)".contains(key), "\(error)")

@@ -13,6 +13,7 @@ enum ConfigSchema {
         "max_connections": .int(\.maxConnections, min: 1),
         "request_timeout_ms": .int(\.requestTimeoutMs, min: 1),
         "idle_timeout_s": .int(\.idleTimeoutS, min: 1),
+        "header_timeout_s": .int(\.headerTimeoutS, min: 1),
         "allowed_hosts": .strings(\.allowedHosts),
         "allowed_origins": .strings(\.allowedOrigins),
         "shutdown_grace_s": .int(\.shutdownGraceS),

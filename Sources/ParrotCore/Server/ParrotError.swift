@@ -13,6 +13,8 @@ public enum ParrotError: Error, Sendable, Equatable {
     case forbidden(String)
     /// The request's `Host` is not a name this listener answers to (DNS rebinding).
     case misdirectedRequest(host: String)
+    /// Every client connection slot is taken; only health probes are answered.
+    case tooManyConnections(limit: Int)
     case upstreamUnreachable(provider: String, reason: String)
     case upstreamTimeout(provider: String)
     case upstreamInvalidAnswer(provider: String, reason: String)
@@ -36,7 +38,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .upstreamUnreachable, .upstreamInvalidAnswer: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .rateLimited: .tooManyRequests
-        case .breakerOpen, .shuttingDown: .serviceUnavailable
+        case .breakerOpen, .shuttingDown, .tooManyConnections: .serviceUnavailable
         case .internalError: .internalServerError
         case .upstreamStatus(let answer): .init(code: answer.status)
         }
@@ -48,7 +50,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .unauthorized, .forbidden: "authentication_error"
         case .rateLimited: "rate_limit_error"
         case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .breakerOpen, .shuttingDown: "upstream_error"
-        case .internalError, .upstreamStatus: "server_error"
+        case .internalError, .upstreamStatus, .tooManyConnections: "server_error"
         }
     }
 
@@ -61,6 +63,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .unauthorized: "invalid_parrot_token"
         case .forbidden: "forbidden"
         case .misdirectedRequest: "misdirected_request"
+        case .tooManyConnections: "too_many_connections"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         case .upstreamInvalidAnswer: "upstream_invalid_response"
@@ -81,6 +84,8 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .unauthorized(let m), .forbidden(let m): m
         case .misdirectedRequest(let host):
             "Host '\(host)' is not served here; add it to server.allowed_hosts if Parrot is meant to answer to that name."
+        case .tooManyConnections(let limit):
+            "All \(limit) client connections (server.max_connections) are in use; only /healthz and /readyz are answered."
         case .upstreamUnreachable(let p, let reason): "Provider '\(p)' could not be reached: \(reason)."
         case .upstreamTimeout(let p): "Provider '\(p)' did not answer in time."
         case .upstreamInvalidAnswer(let p, let reason): "Provider '\(p)' sent an invalid answer: \(reason)."
@@ -95,6 +100,7 @@ public enum ParrotError: Error, Sendable, Equatable {
     var retryAfter: Int? {
         switch self {
         case .rateLimited(_, let s), .breakerOpen(_, let s): max(1, s)
+        case .tooManyConnections: 1
         default: nil
         }
     }

@@ -54,6 +54,7 @@ struct RequestScreen: Sendable {
         if checksHost, !isAllowedHost(authority), path != "/healthz", path != "/readyz" {
             return .refuse(.misdirectedRequest(host: authority))
         }
+        // `TRACK` is unknown to the HTTP parser: `ConnectionGuard` answers it where parse errors arrive.
         if head.method == .trace || head.method == .connect || head.method.rawValue == "TRACK" { return .refuse(.methodNotAllowed) }
         if let problem = Self.pathProblem(path) {
             return .refuse(.invalidRequest("Request path \(problem); Parrot never forwards such a path.", param: nil))
