@@ -32,7 +32,9 @@ struct RequestScreen: Sendable {
 
     init(config: ServerConfig) {
         checksHost = ProxyConfig.isLoopback(config.host) || !config.allowedHosts.isEmpty
-        allowedHosts = Set(Self.loopbackHosts + config.allowedHosts.map { $0.lowercased() })
+        // The address Parrot listens on is a name it answers to (`parrot stats` uses it).
+        let listener = config.host.contains(":") ? "[\(config.host)]" : config.host
+        allowedHosts = Set(Self.loopbackHosts + [listener.lowercased()] + config.allowedHosts.map { $0.lowercased() })
         allowedOrigins = Set(config.allowedOrigins.compactMap(Self.normalizedOrigin))
     }
 
@@ -105,13 +107,14 @@ struct RequestScreen: Sendable {
         return origin
     }
 
-    /// Parrot's own pages (the dashboard) are served over plain HTTP from the `Host` they were
-    /// loaded from: their requests carry `Origin: http://<Host>`.
+    /// Parrot's own pages (the dashboard) send `Origin: http://<Host>`, or `https://<Host>`
+    /// behind a TLS-terminating proxy that passes the `Host` on.
     static func isSameOrigin(_ origin: String, authority: String) -> Bool {
         let o = origin.utf8, a = authority.utf8
-        let scheme = "http://".utf8
-        guard o.count == scheme.count + a.count, o.starts(with: scheme) else { return false }
-        return zip(o.dropFirst(scheme.count), a).allSatisfy { x, y in x | 0x20 == y | 0x20 && (x == y || Self.isLetter(x)) }
+        for scheme in ["http://".utf8, "https://".utf8] where o.count == scheme.count + a.count && o.starts(with: scheme) {
+            return zip(o.dropFirst(scheme.count), a).allSatisfy { x, y in x | 0x20 == y | 0x20 && (x == y || Self.isLetter(x)) }
+        }
+        return false
     }
 
     private static func isLetter(_ byte: UInt8) -> Bool {
