@@ -167,12 +167,13 @@ final class HostileClientTests: XCTestCase {
                 let ready = try probe(Self.raw("GET", "/readyz"))
                 let head = try probe(Self.raw("HEAD", "/healthz"))
                 let client = try probe(Self.raw("POST", "/v1/chat/completions", body: Self.chatBody("no slot")))
-                // A probe connection answers one probe, then closes.
+                // A probe connection answers one probe, then closes; a request pipelined behind
+                // it gets nothing, and never overtakes the probe's answer.
                 let twice = try RawHTTPConnection(port: port)
-                twice.send(Self.raw("GET", "/healthz") + Self.raw("GET", "/healthz"))
-                _ = twice.readResponse(deadline: Self.deadline(5))
+                twice.send(Self.raw("GET", "/readyz") + Self.raw("POST", "/v1/chat/completions", body: Self.chatBody("pipelined")))
+                let first = twice.readResponse(deadline: Self.deadline(5))
                 let afterProbe = twice.waitForClose(deadline: Self.deadline(5))
-                return (answered, health, ready, head, client, afterProbe)
+                return (answered, health, ready, head, client, (first, afterProbe))
             }
             XCTAssertEqual(held, 8)
             for (outcome, what) in [(health, "/healthz"), (ready, "/readyz"), (head, "HEAD /healthz")] {
@@ -181,7 +182,9 @@ final class HostileClientTests: XCTestCase {
                 XCTAssertTrue(response.closesConnection, what)
             }
             Self.assertError(client, status: 503, code: "too_many_connections", "a client past max_connections")
-            XCTAssertTrue(afterProbe, "a probe connection closes after its answer")
+            guard case .response(let first) = afterProbe.0 else { return XCTFail("pipelined probe: \(afterProbe.0)") }
+            XCTAssertEqual(first.status, 200, first.text)
+            XCTAssertTrue(afterProbe.1, "a probe connection closes after its answer")
             XCTAssertEqual(proxy.mock.totalRequests, 0)
         }
     }

@@ -41,7 +41,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests whose response has not ended.
     private var unanswered = 0
     private var closeWhenAnswered = false
-    /// Everything that follows a refusal on a probe connection is dropped.
+    /// Everything that follows a refusal, or a probe connection's one request, is dropped.
     private var refused = false
     /// This handler's context while it is in the pipeline, for `HeadByteWatcher`'s calls.
     private var context: ChannelHandlerContext?
@@ -105,16 +105,21 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             headArrived()
-            requestOpen = true
-            unanswered += 1
             if probeOnly {
-                // One request per probe connection, and only a probe.
-                guard unanswered == 1, Self.isProbe(head) else {
+                // One request per probe connection, and only a probe; a request pipelined
+                // behind it is dropped (the connection closes after the first answer).
+                guard unanswered == 0, !closeWhenAnswered else {
+                    refused = true
+                    return
+                }
+                guard Self.isProbe(head) else {
                     refuse(.tooManyConnections(limit: maxConnections), context: context)
                     return
                 }
                 closeWhenAnswered = true
             }
+            requestOpen = true
+            unanswered += 1
             if head.method == .connect { closeWhenAnswered = true }
         case .body:
             break
