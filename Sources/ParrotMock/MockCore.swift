@@ -120,6 +120,8 @@ final class MockCore: Sendable {
         headers.add(name: "x-ratelimit-limit-tokens", value: "2000000")
         headers.add(name: "x-ratelimit-remaining-tokens", value: "\(2_000_000 - min(answer.promptTokens, 2_000_000))")
         headers.add(name: "x-ratelimit-reset-tokens", value: "0s")
+        // As api.openai.com does: a proxy must not pass this on to browsers.
+        headers.add(name: "access-control-allow-origin", value: "*")
         if answer.status >= 400, let retryAfter = controls.retryAfter {
             headers.add(name: "retry-after", value: "\(retryAfter)")
         }

@@ -72,7 +72,7 @@ final class FuzzTests: XCTestCase {
     static let methods = ["GET", "PUT", "PATCH", "DELETE", "OPTIONS", "POST", "TRACE", "HEAD"]
 
     static func head(_ method: String, _ path: String, _ headers: [(String, String)], bodyLength: Int?) -> String {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: parrot\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let bodyLength { text += "Content-Length: \(bodyLength)\r\n" }
         return text + "\r\n"
@@ -265,7 +265,7 @@ final class FuzzTests: XCTestCase {
                 connection.send(Array(head("POST", "/v1/chat/completions", [("Content-Type", "application/json")], bodyLength: announced).utf8) + body)
             default:
                 kind = "slowloris"
-                trickle = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "s"), count: 10_000)
+                trickle = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "s"), count: 10_000)
             }
             connections.append((connection, kind, trickle))
         }
@@ -347,7 +347,7 @@ final class FuzzTests: XCTestCase {
             XCTAssertTrue(parrot.isRunning, "parrot crashed, log kept at \(parrot.logPath):\n\(parrot.logTail(60))")
             let health = try await onThread { () -> Int in
                 let connection = try RawHTTPConnection(port: port)
-                connection.send("GET /healthz HTTP/1.1\r\nHost: parrot\r\n\r\n")
+                connection.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 if case .response(let response) = connection.readResponse(deadline: .now + .seconds(5)) { return response.status }
                 return 0
             }
@@ -407,7 +407,7 @@ extension FuzzTests {
                         for i in 0..<perThread {
                             let body = String(repeating: "b", count: 10 + (i * 37 + thread) % 3000)
                             let garbage = i % 3 == 0 ? "BROKEN\r\n\r\n" : ""
-                            connection.send("PUT /v1/files/f\(i) HTTP/1.1\r\nHost: p\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)\(garbage)")
+                            connection.send("PUT /v1/files/f\(i) HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)\(garbage)")
                             if case .response(let response) = connection.readResponse(deadline: .now + .seconds(5)), response.status == 200 {
                                 answered += 1
                             }

@@ -8,7 +8,7 @@ import XCTest
 final class LimitsTests: XCTestCase {
     static func request(_ method: String = "POST", _ path: String = "/v1/chat/completions", headers: [(String, String)] = [],
                         body: String? = nil) -> String {
-        var text = "\(method) \(path) HTTP/1.1\r\nHost: parrot\r\n"
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let body { text += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
         return text + "\r\n" + (body ?? "")
@@ -39,7 +39,7 @@ final class LimitsTests: XCTestCase {
                 let tooLarge = connection.readResponse(deadline: Self.deadline(10))
                 // Chunked, so no Content-Length announces it: the limit holds as the bytes arrive.
                 let piece = String(repeating: "x", count: 1000)
-                var chunkedRequest = "POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nTransfer-Encoding: chunked\r\n\r\n"
+                var chunkedRequest = "POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                 for _ in 0..<4 { chunkedRequest += "3e8\r\n\(piece)\r\n" }
                 connection.send(chunkedRequest + "0\r\n\r\n")
                 let chunked = connection.readResponse(deadline: Self.deadline(10))
@@ -156,7 +156,7 @@ final class LimitsTests: XCTestCase {
             let (closed, elapsed) = try await onThread {
                 let connection = try RawHTTPConnection(port: port)
                 let started = ContinuousClock.now
-                let head = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nX-Slow: ".utf8)
+                let head = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".utf8)
                 var index = 0
                 // One byte every 100 ms, a request head that never ends (slowloris).
                 while ContinuousClock.now - started < .seconds(8) {
@@ -173,35 +173,50 @@ final class LimitsTests: XCTestCase {
 
     // MARK: connections
 
-    func testMaxConnectionsHoldsTheNextConnectionUntilOneCloses() async throws {
+    func testPastMaxConnectionsClientsAreToldAtOnceAndServedAgainWhenASlotFrees() async throws {
         try await withProxy(configure: { config in
             config.server.maxConnections = 2
             config.server.idleTimeoutS = 60
         }) { proxy in
             let port = proxy.port
-            let (a, b, heldBack, served) = try await onThread {
+            let (a, b, refused, served) = try await onThread {
                 let first = try RawHTTPConnection(port: port)
                 first.send(Self.request("GET", "/healthz"))
                 let a = first.readResponse(deadline: Self.deadline(5))
                 let second = try RawHTTPConnection(port: port)
                 second.send(Self.request("GET", "/healthz"))
                 let b = second.readResponse(deadline: Self.deadline(5))
-                // The kernel completes the handshake, but Parrot does not accept a third.
+                // A third client gets a 503 it can retry on, not a silent wait.
                 let third = try RawHTTPConnection(port: port)
-                third.send(Self.request("GET", "/healthz"))
-                let heldBack = third.readResponse(deadline: Self.deadline(1))
+                third.send(Self.request(body: Self.chatBody("one too many")))
+                let refused = third.readResponse(deadline: Self.deadline(5))
                 first.close()
-                let served = third.readResponse(deadline: Self.deadline(10))
+                // Parrot sees the close a moment later: poll until a new client is served.
+                var served = RawHTTPConnection.Outcome.timedOut
+                let until = Self.deadline(10)
+                while ContinuousClock.now < until {
+                    let next = try RawHTTPConnection(port: port)
+                    next.send(Self.request(body: Self.chatBody("a slot is free")))
+                    served = next.readResponse(deadline: Self.deadline(5))
+                    if case .response(let response) = served, response.status == 200 { break }
+                    usleep(20_000)
+                }
                 second.close()
-                return (a, b, heldBack, served)
+                return (a, b, refused, served)
             }
             for outcome in [a, b] {
                 guard case .response(let response) = outcome else { return XCTFail("\(outcome)") }
                 XCTAssertEqual(response.status, 200)
             }
-            guard case .timedOut = heldBack else { return XCTFail("a third connection was served while two were open: \(heldBack)") }
-            guard case .response(let response) = served else { return XCTFail("the third connection was not served once one closed: \(served)") }
-            XCTAssertEqual(response.status, 200)
+            Self.assertOpenAIError(refused, status: 503)
+            if case .response(let response) = refused {
+                XCTAssertTrue(response.text.contains("too_many_connections"), response.text)
+                XCTAssertTrue(response.closesConnection)
+                XCTAssertNotNil(response.header("retry-after"))
+            }
+            guard case .response(let response) = served else { return XCTFail("no client was served once a slot freed: \(served)") }
+            XCTAssertEqual(response.status, 200, response.text)
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 1, "the refused request never went upstream")
         }
     }
 }

@@ -177,7 +177,7 @@ final class UpstreamFaultTests: XCTestCase {
             let (raw, closed) = try await onThread {
                 let connection = try RawHTTPConnection(port: port)
                 let body = #"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"cut me"}]}"#
-                connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: parrot\r\nContent-Type: application/json\r\n"
+                connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                                 + "x-mock-cut-after: 2\r\nx-mock-chunks: 6\r\nx-mock-chunk-delay-ms: 100\r\n"
                                 + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
                 return connection.readToClose(deadline: .now + .seconds(10))

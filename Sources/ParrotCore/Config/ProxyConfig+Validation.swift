@@ -5,6 +5,12 @@ extension ProxyConfig {
     /// Every failure names the key to fix.
     public func validate() throws {
         if server.host.isEmpty { throw ConfigError(key: "server.host", "must not be empty") }
+        for host in server.allowedHosts where !Self.isHostName(host) {
+            throw ConfigError(key: "server.allowed_hosts", "\"\(host)\" is not a host name (e.g. \"parrot.internal\" or \"parrot.internal:8080\")")
+        }
+        for origin in server.allowedOrigins where RequestScreen.normalizedOrigin(origin) == nil {
+            throw ConfigError(key: "server.allowed_origins", "\"\(origin)\" is not an origin: scheme://host[:port], e.g. \"http://localhost:3000\"")
+        }
         guard ["sqlite", "postgres"].contains(cache.store) else {
             throw ConfigError(key: "cache.store", "must be \"sqlite\" or \"postgres\", got \"\(cache.store)\"")
         }
@@ -76,6 +82,14 @@ extension ProxyConfig {
 
     static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// A `Host` value: a name or address, optionally `:port`; no scheme, path or spaces.
+    static func isHostName(_ host: String) -> Bool {
+        !host.isEmpty && host != "*" && host.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "/") && byte != UInt8(ascii: "@") && byte != UInt8(ascii: "?")
+                && byte != UInt8(ascii: "#") && byte != UInt8(ascii: ",")
+        }
     }
 }
 

@@ -25,6 +25,14 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxConnections = 4096
     public var requestTimeoutMs = 600_000
     public var idleTimeoutS = 75
+    /// A connection that has not sent a complete request head this long after it opened (or
+    /// after the first byte of its next request) is closed.
+    public var headerTimeoutS = 10
+    /// Host names accepted besides the loopback ones (`localhost`, `127.0.0.1`, `[::1]`), with
+    /// or without a port. On a non-loopback listener the Host check applies once this is set.
+    public var allowedHosts: [String] = []
+    /// Browser origins (`scheme://host[:port]`) allowed to call Parrot cross-origin (CORS).
+    public var allowedOrigins: [String] = []
     public var shutdownGraceS = 30
     /// Relayed-but-unread bytes each client of an in-flight answer may have; the upstream is
     /// read no faster than the slowest attached client takes it, up to this window.

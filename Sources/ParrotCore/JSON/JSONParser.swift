@@ -1,6 +1,8 @@
 /// A strict RFC 8259 parser over bytes. Parrot parses every cacheable request body, so this
 /// is written for the hot path (no Foundation bridging) and for hostile input: bounded nesting,
-/// UTF-8 validated, no trailing garbage.
+/// UTF-8 validated, no trailing garbage, and no member name twice in one object (parsers
+/// disagree on which one wins: Parrot would route and price by one `model`, the provider run
+/// the other).
 public struct JSONParser {
     public struct Error: Swift.Error, CustomStringConvertible {
         public let message: String
@@ -30,6 +32,14 @@ public struct JSONParser {
     }
 
     private func error(_ message: String) -> Error { Error(message: message, offset: index) }
+
+    /// Up to this many members, a new name is compared with each earlier one; past it, a set.
+    private static let scannedMembers = 16
+
+    private func duplicate(_ name: String, at offset: Int) -> Error {
+        let shown = name.utf8.count > 64 ? String(name.prefix(64)) + "…" : name
+        return Error(message: "duplicate member name \"\(shown)\"", offset: offset)
+    }
 
     private mutating func skipWhitespace() {
         while index < bytes.count {
@@ -67,6 +77,8 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(Error) -> JSONValue {
         index += 1
         var members: [(String, JSONValue)] = []
+        /// Built only for objects with many members; small ones are scanned.
+        var names: Set<String>? = nil
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -75,7 +87,14 @@ public struct JSONParser {
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let nameOffset = index
             let name = try parseString()
+            if members.count < Self.scannedMembers {
+                for member in members where member.0 == name { throw duplicate(name, at: nameOffset) }
+            } else {
+                if names == nil { names = Set(members.lazy.map(\.0)) }
+                if !names!.insert(name).inserted { throw duplicate(name, at: nameOffset) }
+            }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1

@@ -65,13 +65,20 @@ public final class Stats: Sendable {
     }
 
     /// Records the tokens an answer served from cache did not cost.
+    /// Past `maxModels` distinct names, further models are counted under `otherModels`:
+    /// clients choose model names, and the table must not grow with them.
     public func recordSaved(model: String, promptTokens: Int, completionTokens: Int) {
         savings.withLock { table in
-            table[model, default: Savings()].promptTokens += promptTokens
-            table[model, default: Savings()].completionTokens += completionTokens
-            table[model, default: Savings()].answers += 1
+            let name = table.count < Self.maxModels || table[model] != nil ? model : Self.otherModels
+            table[name, default: Savings()].promptTokens += promptTokens
+            table[name, default: Savings()].completionTokens += completionTokens
+            table[name, default: Savings()].answers += 1
         }
     }
+
+    /// Model names `/stats` keeps apart (DESIGN.md); the rest share `otherModels`.
+    public static let maxModels = 1000
+    public static let otherModels = "(other)"
 
     public func savingsByModel() -> [String: Savings] { savings.withLock { $0 } }
 

@@ -21,12 +21,46 @@ public struct TextLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var line = LogTimestamp.now()
-        line += " \(event.level) \(label): \(event.message)"
+        line += " \(event.level) \(label): "
+        Self.appendEscaped("\(event.message)", to: &line)
         let merged = metadata.isEmpty ? (event.metadata ?? [:]) : metadata.merging(event.metadata ?? [:]) { $1 }
         for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
-            line += " \(key)=\(value)"
+            line += " "
+            Self.appendEscaped(key, to: &line)
+            line += "="
+            Self.appendEscaped(value.description, to: &line)
         }
         sink.write(line, urgent: event.level >= .warning)
+    }
+
+    /// Appends `text` with control characters written as escapes (`\n`, `\r`, `\t`, `\u{1b}`),
+    /// so a value a client chose (a model name, a path) can never start a new log line or move
+    /// a terminal's cursor. Text without control characters is appended as it is.
+    static func appendEscaped(_ text: String, to line: inout String) {
+        // Bytes that start no control character (C1 controls begin with 0xC2, U+2028/9 with 0xE2).
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 || $0 == 0xE2 }),
+              text.unicodeScalars.contains(where: isControl)
+        else {
+            line += text
+            return
+        }
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else {
+                line.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": line += "\\n"
+            case "\r": line += "\\r"
+            case "\t": line += "\\t"
+            default: line += "\\u{\(String(scalar.value, radix: 16))}"
+            }
+        }
+    }
+
+    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 }
 

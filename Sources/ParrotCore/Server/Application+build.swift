@@ -78,7 +78,8 @@ public func buildApplication(
         configuration: .init(
             address: .hostname(server.host, port: server.port),
             serverName: nil,
-            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections)
+            // Past max_connections, a few more are accepted for health probes only (ConnectionGuard).
+            availableConnectionsDelegate: MaximumAvailableConnections(server.maxConnections + ConnectionGuard.probeSlots)
         ),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? server.port

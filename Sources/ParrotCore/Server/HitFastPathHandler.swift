@@ -44,7 +44,9 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.idle, .head(let head)):
             // Not while the client is not reading its answers either: held back by Hummingbird's
             // backpressure, it cannot pile answers up in the outbound buffer.
-            if open == 0, !closing, context.channel.isWritable, Self.mayBeRepeat(head) {
+            // Nor anything `RequestScreen` would refuse or dress with CORS headers: the
+            // responder asks it first and answers those.
+            if open == 0, !closing, context.channel.isWritable, Self.mayBeRepeat(head), case .pass = engine.screen.screen(head) {
                 state = .holding(head: head, body: nil, started: .now)
             } else {
                 if Self.asksToClose(head) { closing = true }

@@ -11,6 +11,10 @@ public enum ParrotError: Error, Sendable, Equatable {
     case methodNotAllowed
     case unauthorized(String)
     case forbidden(String)
+    /// The request's `Host` is not a name this listener answers to (DNS rebinding).
+    case misdirectedRequest(host: String)
+    /// Every client connection slot is taken; only health probes are answered.
+    case tooManyConnections(limit: Int)
     case upstreamUnreachable(provider: String, reason: String)
     case upstreamTimeout(provider: String)
     case upstreamInvalidAnswer(provider: String, reason: String)
@@ -33,10 +37,11 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .methodNotAllowed: .methodNotAllowed
         case .unauthorized: .unauthorized
         case .forbidden: .forbidden
+        case .misdirectedRequest: .misdirectedRequest
         case .upstreamUnreachable, .upstreamInvalidAnswer, .answerTooLarge: .badGateway
         case .upstreamTimeout: .gatewayTimeout
         case .rateLimited: .tooManyRequests
-        case .breakerOpen, .shuttingDown: .serviceUnavailable
+        case .breakerOpen, .shuttingDown, .tooManyConnections: .serviceUnavailable
         case .internalError: .internalServerError
         case .upstreamStatus(let answer): .init(code: answer.status)
         }
@@ -44,11 +49,11 @@ public enum ParrotError: Error, Sendable, Equatable {
 
     var type: String {
         switch self {
-        case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed: "invalid_request_error"
+        case .invalidRequest, .bodyTooLarge, .notFound, .methodNotAllowed, .misdirectedRequest: "invalid_request_error"
         case .unauthorized, .forbidden: "authentication_error"
         case .rateLimited: "rate_limit_error"
         case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .answerTooLarge, .breakerOpen, .shuttingDown: "upstream_error"
-        case .internalError, .upstreamStatus: "server_error"
+        case .internalError, .upstreamStatus, .tooManyConnections: "server_error"
         }
     }
 
@@ -60,6 +65,8 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .methodNotAllowed: "method_not_allowed"
         case .unauthorized: "invalid_parrot_token"
         case .forbidden: "forbidden"
+        case .misdirectedRequest: "misdirected_request"
+        case .tooManyConnections: "too_many_connections"
         case .upstreamUnreachable: "upstream_unreachable"
         case .upstreamTimeout: "upstream_timeout"
         case .upstreamInvalidAnswer: "upstream_invalid_response"
@@ -79,6 +86,10 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .notFound(let path): "Unknown path \(path). Parrot serves /v1/*, /stats, /metrics, /healthz, /readyz and /dashboard."
         case .methodNotAllowed: "Method not allowed on this path."
         case .unauthorized(let m), .forbidden(let m): m
+        case .misdirectedRequest(let host):
+            "Host '\(host)' is not served here; add it to server.allowed_hosts if Parrot is meant to answer to that name."
+        case .tooManyConnections(let limit):
+            "All \(limit) client connections (server.max_connections) are in use; only /healthz and /readyz are answered."
         case .upstreamUnreachable(let p, let reason): "Provider '\(p)' could not be reached: \(reason)."
         case .upstreamTimeout(let p): "Provider '\(p)' did not answer in time."
         case .upstreamInvalidAnswer(let p, let reason): "Provider '\(p)' sent an invalid answer: \(reason)."
@@ -95,6 +106,7 @@ public enum ParrotError: Error, Sendable, Equatable {
     var retryAfter: Int? {
         switch self {
         case .rateLimited(_, let s), .breakerOpen(_, let s): max(1, s)
+        case .tooManyConnections: 1
         default: nil
         }
     }
@@ -110,7 +122,7 @@ public enum ParrotError: Error, Sendable, Equatable {
     public var response: Response {
         if case .upstreamStatus(let answer) = self {
             var headers = HTTPFields()
-            for (name, value) in answer.headers {
+            for (name, value) in answer.headers where !RequestScreen.isCORSHeader(name) {
                 if let field = HTTPField.Name(name) { headers.append(HTTPField(name: field, value: value)) }
             }
             headers[.contentLength] = String(answer.body.count)

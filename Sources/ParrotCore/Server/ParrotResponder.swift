@@ -15,6 +15,29 @@ struct ParrotResponder: HTTPResponder {
     let dashboard: ByteBuffer
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        switch engine.screen.screen(request.head) {
+        case .pass:
+            return await route(request)
+        case .passCrossOrigin(let origin):
+            var response = await route(request)
+            RequestScreen.allowCrossOrigin(&response.headers, origin: origin)
+            return response
+        case .preflight(let origin):
+            count(request)
+            return Response(status: .noContent, headers: RequestScreen.preflightAnswer(origin: origin, request: request.headers))
+        case .refuse(let error):
+            count(request)
+            engine.logger.debug("request refused", metadata: ["status": "\(error.status.code)", "reason": "\(error.message)"])
+            return error.response
+        }
+    }
+
+    /// Requests Parrot answers before routing still count in `/stats` `requests` when they are `/v1/*`.
+    private func count(_ request: Request) {
+        if request.uri.path.hasPrefix("/v1") { engine.stats.requests.add(1, ordering: .relaxed) }
+    }
+
+    private func route(_ request: Request) async -> Response {
         let path = request.uri.path
         if path.hasPrefix("/v1/") {
             return await engine.handle(request)

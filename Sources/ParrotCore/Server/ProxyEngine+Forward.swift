@@ -98,7 +98,7 @@ extension ProxyEngine {
 
     static func relayHeaders(_ head: UpstreamHead) -> HTTPFields {
         var fields = HTTPFields()
-        for (name, value) in head.headers {
+        for (name, value) in head.headers where !RequestScreen.isCORSHeader(name) {
             if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
         }
         return fields

@@ -15,6 +15,8 @@ public final class ProxyEngine: Sendable {
     /// The client tokens as bytes: credentials are compared as they arrived (`ClientCredential`).
     let clientTokens: Set<[UInt8]>
     let router: ModelRouter
+    /// Host, Origin, method and path rules, asked before anything else by both request paths.
+    let screen: RequestScreen
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
@@ -36,6 +38,7 @@ public final class ProxyEngine: Sendable {
         self.secrets = secrets
         self.clientTokens = Set(secrets.clientTokens.map { Array($0.utf8) })
         self.router = try ModelRouter(providers: config.providers, defaultProvider: config.server.defaultProvider)
+        self.screen = RequestScreen(config: config.server)
         self.providers = providers
         self.tiers = tiers
         self.stats = stats
@@ -52,6 +55,9 @@ public final class ProxyEngine: Sendable {
 
     /// Wall-clock seconds, from the clock seam (TTL, Age, max-age, stale windows).
     func now() -> Double { clock.now }
+
+    /// Model names end up in stats, logs and cache entries: a client may not make them large.
+    static let maxModelBytes = 256
 
     // MARK: entry
 
@@ -96,11 +102,14 @@ public final class ProxyEngine: Sendable {
         do {
             json = try JSONParser.parse(body.readableBytesView)
         } catch {
-            throw .invalidRequest("Request body is not valid JSON: \(error.description).", param: nil)
+            throw .invalidRequest("Request body is not valid JSON (or names a member twice): \(error.description).", param: nil)
         }
         guard case .object = json else { throw .invalidRequest("Request body must be a JSON object.", param: nil) }
         let model = json["model"]?.stringValue
         if let m = json["model"], model == nil, m != .null { throw .invalidRequest("'model' must be a string.", param: "model") }
+        if let model, model.utf8.count > Self.maxModelBytes {
+            throw .invalidRequest("'model' is longer than \(Self.maxModelBytes) bytes.", param: "model")
+        }
         if let s = json["stream"], s.boolValue == nil, s != .null { throw .invalidRequest("'stream' must be a boolean.", param: "stream") }
         let streamed = json["stream"]?.boolValue ?? false
         let provider = providers[router.provider(forModel: model)]!
