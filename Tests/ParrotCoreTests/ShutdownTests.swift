@@ -42,6 +42,11 @@ final class ShutdownTests: XCTestCase {
             XCTAssertTrue(streaming)
             let signalled = ContinuousClock.now
             parrot.terminate()
+            // The drain has begun once the listener refuses new connections.
+            let draining = try await eventually(5) {
+                try await onThread { () -> Bool in (try? RawHTTPConnection(port: port)) == nil }
+            }
+            XCTAssertTrue(draining, "the listener still accepts after SIGTERM")
             let readyDuringDrain = try await onThread { () -> Int in
                 probe.connection.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 guard case .response(let response) = probe.connection.readResponse(deadline: .now + .seconds(5)) else { return 0 }
@@ -61,8 +66,6 @@ final class ShutdownTests: XCTestCase {
             XCTAssertLessThan(took, .seconds(12), "exit follows the 2 s grace, not the 20 s stream")
             XCTAssertEqual(parrot.process.terminationStatus, 0, parrot.logTail())
             XCTAssertTrue(parrot.log.contains("server.shutdown_grace_s"), "the drain is logged: \(parrot.logTail())")
-            let refused = try await onThread { () -> Bool in (try? RawHTTPConnection(port: port)) == nil }
-            XCTAssertTrue(refused, "no new connections after exit")
         } catch {
             await parrot.stop()
             await mock.stop()
