@@ -9,12 +9,8 @@ import XCTest
 /// closes the rest and exits 0. The real `parrot` process, real signals.
 final class ShutdownTests: XCTestCase {
     func testSigtermLetsShortStreamsFinishCutsLongOnesAfterTheGraceAndExitsZero() async throws {
-        let mock = try await MockUpstream.start()
-        let directory = try makeTemporaryDirectory("parrot-shutdown")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let parrot = try await ParrotProcess.start(directory: directory, environment: ParrotProcess.environment(
-            mock: mock.baseURL, directory: directory, extra: ["PARROT_SERVER_SHUTDOWN_GRACE_S": "2", "PARROT_LOG_LEVEL": "info"]))
-        do {
+        try await withParrotProcess("parrot-shutdown", environment: ["PARROT_SERVER_SHUTDOWN_GRACE_S": "2", "PARROT_LOG_LEVEL": "info"]) {
+            parrot, mock in
             let port = parrot.port
             // A stream that needs ~1 s (within the grace) and one that needs ~20 s (beyond it),
             // plus an idle keep-alive connection that probes /readyz during the drain.
@@ -30,13 +26,13 @@ final class ShutdownTests: XCTestCase {
                 if case .response = connection.readResponse(deadline: .now + .seconds(30)) { return false }
                 return true  // cut: no complete response
             } }
-            let probe = try await onThread { () -> ProbeClient in
+            let probe = try await onThread { () -> HeldConnection in
                 let connection = try RawHTTPConnection(port: port)
                 connection.send("GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 guard case .response(let ready) = connection.readResponse(deadline: .now + .seconds(5)), ready.status == 200 else {
                     throw TestError("/readyz was not 200 before the drain")
                 }
-                return ProbeClient(connection: connection)
+                return HeldConnection(connection)
             }
             let streaming = try await eventually(5) { mock.requestCount(path: "/v1/chat/completions") == 2 }
             XCTAssertTrue(streaming)
@@ -66,19 +62,8 @@ final class ShutdownTests: XCTestCase {
             XCTAssertLessThan(took, .seconds(12), "exit follows the 2 s grace, not the 20 s stream")
             XCTAssertEqual(parrot.process.terminationStatus, 0, parrot.logTail())
             XCTAssertTrue(parrot.log.contains("server.shutdown_grace_s"), "the drain is logged: \(parrot.logTail())")
-        } catch {
-            await parrot.stop()
-            await mock.stop()
-            throw error
         }
-        await parrot.stop()
-        await mock.stop()
     }
-}
-
-private final class ProbeClient: @unchecked Sendable {
-    let connection: RawHTTPConnection
-    init(connection: RawHTTPConnection) { self.connection = connection }
 }
 
 private func streamRequest(_ text: String, chunks: Int, delayMs: Int) -> String {

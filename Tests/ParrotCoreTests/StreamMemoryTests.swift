@@ -13,15 +13,13 @@ import XCTest
 /// same answer goes on. Measured on the real `parrot` process, RSS from `/proc`.
 final class StreamMemoryTests: XCTestCase {
     func testEndlessStreamWithANonReadingClientKeepsMemoryBounded() async throws {
-        let mock = try await MockUpstream.start(options: .init(recordsRequests: false))
-        let directory = try makeTemporaryDirectory("parrot-stream-memory")
-        let parrot = try await ParrotProcess.start(directory: directory, environment: ParrotProcess.environment(
-            mock: mock.baseURL, directory: directory,
-            extra: ["PARROT_SERVER_SLOW_CLIENT_TIMEOUT_S": "2", "PARROT_SERVER_CLIENT_WINDOW_BYTES": "1048576",
-                    // The answer bound would end the endless stream at 64 MiB; pacing is what is under test.
-                    "PARROT_PROVIDERS_OPENAI_MAX_ANSWER_BYTES": "17179869184"]))
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        do {
+        let environment = [
+            "PARROT_SERVER_SLOW_CLIENT_TIMEOUT_S": "2", "PARROT_SERVER_CLIENT_WINDOW_BYTES": "1048576",
+            // The answer bound would end the endless stream at 64 MiB; pacing is what is under test.
+            "PARROT_PROVIDERS_OPENAI_MAX_ANSWER_BYTES": "17179869184",
+        ]
+        try await withParrotProcess("parrot-stream-memory", mockOptions: .init(recordsRequests: false), environment: environment) {
+            parrot, _ in
             // Warm up the paths the stream takes, then take the baseline.
             let port = parrot.port
             try await onThread {
@@ -37,12 +35,12 @@ final class StreamMemoryTests: XCTestCase {
             let body = #"{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"never ends"}]}"#
             let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\nx-mock-endless: 1\r\nx-mock-size: 200000\r\nx-mock-delay-ms: 300\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
             // The client that never reads; it stays connected until the end of the test.
-            let idle = try await onThread { () -> IdleClient in
+            let idle = try await onThread { () -> HeldConnection in
                 let connection = try RawHTTPConnection(port: port)
                 var small: Int32 = 4096
                 setsockopt(connection.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
                 connection.send(request)
-                return IdleClient(connection: connection)
+                return HeldConnection(connection)
             }
             // The client that reads, on the same answer (it joins before the provider's head).
             let reading = Task {
@@ -79,19 +77,7 @@ final class StreamMemoryTests: XCTestCase {
             XCTAssertLessThan(after - baseline, 48 << 20, "RSS stayed \((after - baseline) >> 20) MiB above its baseline")
             print("stream memory: baseline \(baseline >> 20) MiB, peak +\(growth >> 20) MiB, after +\((after - baseline) >> 20) MiB, "
                   + "reading client \(received.early >> 20) + \(received.late >> 20) MiB")
-        } catch {
-            await parrot.stop()
-            await mock.stop()
-            throw error
         }
-        await parrot.stop()
-        await mock.stop()
     }
 }
 
-/// The non-reading client's socket, held open across the test's awaits and only closed at the
-/// end (never used from two threads at once).
-private final class IdleClient: @unchecked Sendable {
-    let connection: RawHTTPConnection
-    init(connection: RawHTTPConnection) { self.connection = connection }
-}

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ParrotCore
+import ParrotMock
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -210,4 +211,34 @@ func makeTemporaryDirectory(_ prefix: String) throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     return dir
+}
+
+/// Runs `body` with a real `parrot` process in front of a fresh mock upstream (both on free
+/// ports, the store in a temporary directory) and stops both whether it passes or fails.
+func withParrotProcess(
+    _ name: String,
+    mockOptions: MockOptions = .init(),
+    environment extra: [String: String],
+    _ body: (ParrotProcess, MockUpstream) async throws -> Void
+) async throws {
+    let mock = try await MockUpstream.start(options: mockOptions)
+    let directory = try makeTemporaryDirectory(name)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let parrot: ParrotProcess
+    do {
+        parrot = try await ParrotProcess.start(
+            directory: directory, environment: ParrotProcess.environment(mock: mock.baseURL, directory: directory, extra: extra))
+    } catch {
+        await mock.stop()
+        throw error
+    }
+    do {
+        try await body(parrot, mock)
+    } catch {
+        await parrot.stop()
+        await mock.stop()
+        throw error
+    }
+    await parrot.stop()
+    await mock.stop()
 }

@@ -5,6 +5,13 @@ import Glibc
 import Darwin
 #endif
 
+/// A connection a test holds open across its awaits (a client that never reads, a probe that
+/// waits for the drain); used from one thread at a time, inside ``onThread(_:)``.
+final class HeldConnection: @unchecked Sendable {
+    let connection: RawHTTPConnection
+    init(_ connection: RawHTTPConnection) { self.connection = connection }
+}
+
 /// A blocking HTTP/1.1 client on a plain POSIX socket, for tests that must send bytes no HTTP
 /// library would (broken framing, partial requests, floods of headers) and see exactly how
 /// Parrot ends each exchange: with a response, by closing the connection, or not at all.
