@@ -8,8 +8,26 @@ import XCTest
 /// in-flight answer of the other mode, a plain call right after a stream the SDK stopped reading
 /// at `[DONE]`, conversions between a stored stream and a stored JSON answer.
 final class RealClientTests: XCTestCase {
+    /// Starts a slow stream in a thread and returns once its first chunk arrived, so the next
+    /// request finds it in flight.
+    private static let streamInBackground = """
+    import threading
+    def stream_in_background(kwargs, headers):
+        first, pieces = threading.Event(), []
+        def run():
+            for chunk in client.chat.completions.create(stream=True, extra_headers=headers, **kwargs):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    pieces.append(chunk.choices[0].delta.content)
+                first.set()
+        thread = threading.Thread(target=run)
+        thread.start()
+        first.wait(10)
+        return thread, pieces
+
+    """
+
     private func sdk(_ proxy: TestProxy, _ body: String, timeout: Double = 60) throws -> [String: Any] {
-        let result = try PythonClient.run(PythonClient.prelude + body, baseURL: proxy.baseURL, timeout: timeout)
+        let result = try PythonClient.run(PythonClient.prelude + Self.streamInBackground + body, baseURL: proxy.baseURL, timeout: timeout)
         return try XCTUnwrap(result as? [String: Any], "the script printed \(result)")
     }
 
@@ -21,18 +39,8 @@ final class RealClientTests: XCTestCase {
     func testPlainCallDuringAStreamGetsAChatCompletion() async throws {
         try await withProxy { proxy in
             let result = try sdk(proxy, """
-            import threading
             kwargs = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "plain during stream"}])
-            slow = {"x-mock-chunk-delay-ms": "150", "x-mock-chunks": "8"}
-            first = threading.Event()
-            pieces = []
-            def streamer():
-                for chunk in client.chat.completions.create(stream=True, extra_headers=slow, **kwargs):
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        pieces.append(chunk.choices[0].delta.content)
-                    first.set()
-            t = threading.Thread(target=streamer); t.start()
-            first.wait(10)
+            t, pieces = stream_in_background(kwargs, {"x-mock-chunk-delay-ms": "150", "x-mock-chunks": "8"})
             raw = client.chat.completions.with_raw_response.create(**kwargs)
             completion = raw.parse()
             t.join()
@@ -54,16 +62,9 @@ final class RealClientTests: XCTestCase {
     func testPlainCallJoiningAStreamWithUsageIsConverted() async throws {
         try await withProxy { proxy in
             let result = try sdk(proxy, """
-            import threading
             kwargs = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "joined with usage"}],
                           stream_options={"include_usage": True})
-            slow = {"x-mock-chunk-delay-ms": "150", "x-mock-chunks": "8"}
-            first = threading.Event()
-            def streamer():
-                for chunk in client.chat.completions.create(stream=True, extra_headers=slow, **kwargs):
-                    first.set()
-            t = threading.Thread(target=streamer); t.start()
-            first.wait(10)
+            t, _ = stream_in_background(kwargs, {"x-mock-chunk-delay-ms": "150", "x-mock-chunks": "8"})
             raw = client.chat.completions.with_raw_response.create(**kwargs)
             completion = raw.parse()
             t.join()
@@ -83,7 +84,7 @@ final class RealClientTests: XCTestCase {
     func testStreamJoiningAPlainCallGetsChunks() async throws {
         try await withProxy { proxy in
             let result = try sdk(proxy, """
-            import threading, time
+            import time
             kwargs = dict(model="gpt-4o-mini", messages=[{"role": "user", "content": "stream joins plain"}])
             out = {}
             def plain():
