@@ -45,7 +45,7 @@ final class LogFormatTests: XCTestCase {
 
     func testLogSinkWritesEveryLineInOrder() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sink-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
         let sink = LogSink(fileDescriptor: handle.fileDescriptor)
         for i in 0..<5000 { sink.write("line \(i)") }

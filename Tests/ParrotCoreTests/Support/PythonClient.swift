@@ -32,18 +32,19 @@ enum PythonClient {
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
         // Read while it runs: a full pipe would block the script.
-        var stdout = Data(), stderr = Data()
+        let stdoutBox = CollectedOutput(), stderrBox = CollectedOutput()
         let group = DispatchGroup()
         group.enter()
-        DispatchQueue.global().async { stdout = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { stdoutBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { stderrBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning {
             process.terminate()
             throw TestError("the Python client did not finish within \(Int(timeout)) s")
         }
         group.wait()
+        let stdout = stdoutBox.data, stderr = stderrBox.data
         guard process.terminationStatus == 0 else {
             throw TestError("the Python client failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self).suffix(3000))")
         }
@@ -61,4 +62,9 @@ enum PythonClient {
     client = openai.OpenAI(max_retries=0, timeout=30)
 
     """
+}
+
+/// Bytes a reader thread collects; read only after the group it leaves was waited for.
+private final class CollectedOutput: @unchecked Sendable {
+    var data = Data()
 }
