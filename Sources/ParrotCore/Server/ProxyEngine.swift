@@ -22,10 +22,11 @@ public final class ProxyEngine: Sendable {
     let namespaces: NamespaceDeriver
     let logger: Logger
     let accessLog: AccessLog
+    let metrics: PrometheusExporter
     public let semantic: SemanticTier?
 
     init(config: ProxyConfig, secrets: Secrets, providers: [String: Provider], tiers: CacheTiers, stats: Stats,
-         namespaces: NamespaceDeriver, semantic: SemanticTier?, logger: Logger) throws {
+         namespaces: NamespaceDeriver, semantic: SemanticTier?, metrics: PrometheusExporter, logger: Logger) throws {
         self.config = config
         self.secrets = secrets
         self.router = try ModelRouter(providers: config.providers, defaultProvider: config.server.defaultProvider)
@@ -36,6 +37,16 @@ public final class ProxyEngine: Sendable {
         self.semantic = semantic
         self.logger = logger
         self.accessLog = AccessLog(logger: logger)
+        self.metrics = metrics
+    }
+
+    /// The Record stage: once per request, after its body was written — the duration histogram
+    /// and the access line.
+    func record(method: HTTPRequest.Method, path: String, status: Int, outcome: Stats.Outcome?, provider: String,
+                model: String, key: CacheKey?, upstream: Duration?, total: Duration, tokens: Int) {
+        metrics.observeRequest(outcome: outcome, duration: total)
+        accessLog.record(method: method, path: path, status: status, outcome: outcome, provider: provider,
+                         model: model, key: key, upstream: upstream, total: total, tokens: tokens)
     }
 
     static let cacheHeader = HTTPField.Name("X-Parrot-Cache")!
@@ -296,7 +307,7 @@ public final class ProxyEngine: Sendable {
         tiers.hits.record(key, at: now)
         let elapsed = ContinuousClock.now - call.started
         if outcome == .hit { stats.hitLatency.record(elapsed) }
-        accessLog.record(method: call.method, path: call.path, status: entry.status, outcome: outcome,
+        record(method: call.method, path: call.path, status: entry.status, outcome: outcome,
                          provider: entry.provider, model: entry.model, key: key, upstream: nil, total: elapsed,
                          tokens: entry.promptTokens + entry.completionTokens)
         return HitAnswer(status: .init(code: entry.status), headers: headers, body: body)
@@ -333,7 +344,7 @@ public final class ProxyEngine: Sendable {
                 return recovered
             }
             stats.count(.miss)
-            accessLog.record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
+            record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
                              provider: call.provider.name, model: call.model, key: key, upstream: nil,
                              total: ContinuousClock.now - call.started, tokens: 0)
             // Counted as a miss, so labelled as one (DESIGN.md, "Outcomes and how they are counted").
@@ -360,9 +371,10 @@ public final class ProxyEngine: Sendable {
                         stats.missLatency.record(total)
                         if leader, let upstream = answer.upstreamElapsed {
                             stats.upstreamLatency.record(upstream)
+                            metrics.observeUpstream(provider: call.provider.name, duration: upstream)
                             stats.overheadLatency.record(max(.zero, total - upstream))
                         }
-                        accessLog.record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status,
+                        record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status,
                                          outcome: .miss, provider: call.provider.name, model: call.model, key: key,
                                          upstream: answer.upstreamElapsed, total: total, tokens: 0)
                         return
@@ -559,7 +571,7 @@ public final class ProxyEngine: Sendable {
                 try await writer.write(chunk)
             }
             try await writer.finish(nil)
-            accessLog.record(method: method, path: path, status: status, outcome: outcome, provider: provider.name,
+            record(method: method, path: path, status: status, outcome: outcome, provider: provider.name,
                              model: model, key: nil, upstream: nil, total: ContinuousClock.now - started, tokens: 0)
         })
     }
