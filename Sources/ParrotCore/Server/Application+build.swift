@@ -9,6 +9,8 @@ import ServiceLifecycle
 public struct ParrotApplication: Sendable {
     public let application: Application<ParrotResponderHandle>
     public let engine: ProxyEngine
+    /// The last hour of 10-second samples behind `/stats?history=1`.
+    public let history: StatsHistory
 }
 
 /// A thin public wrapper so the responder's type can appear in `ParrotApplication`.
@@ -25,12 +27,14 @@ public struct ParrotResponderHandle: HTTPResponder {
 /// loaded; tests call it with their own (port 0, temporary store, mock upstream).
 /// - Parameters:
 ///   - clients: per-provider upstream clients to use instead of building AsyncHTTPClient pools.
+///   - historyClock: paces the 10-second `/stats?history=1` samples.
 ///   - onServerRunning: called with the bound port once the listener is up.
 public func buildApplication(
     config: ProxyConfig,
     secrets: Secrets,
     logger: Logger,
     clients: [String: any UpstreamClient] = [:],
+    historyClock: any Clock<Duration> = ContinuousClock(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> ParrotApplication {
     try config.validate()
@@ -60,11 +64,14 @@ public func buildApplication(
         semantic = SemanticTier(config: config.semantic, embedder: embedder, logger: logger)
         await semantic?.sync(from: store)
     }
+    let metrics = PrometheusExporter(providers: config.providers.keys)
     let engine = try ProxyEngine(
         config: config, secrets: secrets, providers: providers, tiers: tiers, stats: stats,
-        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic, logger: logger
+        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic,
+        metrics: metrics, logger: logger
     )
-    let responder = ParrotResponder(engine: engine, metrics: PrometheusExporter(), dashboard: ByteBuffer(string: Dashboard.html))
+    let history = StatsHistory(stats: stats)
+    let responder = ParrotResponder(engine: engine, metrics: metrics, history: history, dashboard: ByteBuffer(string: Dashboard.html))
     let server = config.server
     var application = Application(
         responder: ParrotResponderHandle(responder: responder),
@@ -79,14 +86,49 @@ public func buildApplication(
         ),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? server.port
-            logger.notice("Parrot listening", metadata: ["address": "http://\(server.host):\(port)", "store": "\(config.cache.store)"])
+            for line in StartupSummary(config: config, secrets: secrets, port: port).lines { logger.info("\(line)") }
             await onServerRunning(port)
         },
         logger: logger
     )
     application.addServices(
         UpstreamClientsService(providers: Array(providers.values), store: store),
-        StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger)
+        StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger),
+        StatsHistorySampler(history: history, clock: historyClock)
     )
-    return ParrotApplication(application: application, engine: engine)
+    return ParrotApplication(application: application, engine: engine, history: history)
+}
+
+extension ParrotApplication {
+    /// Runs until SIGTERM or SIGINT, then drains: the listener stops accepting, in-flight
+    /// requests and streams get `server.shutdown_grace_s`, whatever is left is cancelled. Both
+    /// moments are logged.
+    public func run() async throws {
+        let logger = engine.logger
+        let grace = engine.config.server.shutdownGraceS
+        var configuration = ServiceGroupConfiguration(
+            services: [application, DrainAnnouncer(graceSeconds: grace, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = .seconds(grace)
+        try await ServiceGroup(configuration: configuration).run()
+        logger.info("stopped")
+    }
+}
+
+/// Says so in the log when shutdown begins: a group shuts its services down in reverse order,
+/// so this one, listed after the application, speaks before the listener starts draining.
+struct DrainAnnouncer: Service {
+    let graceSeconds: Int
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try await gracefulShutdown()
+        } catch {
+            return
+        }
+        logger.info("draining: not accepting new connections; in-flight requests and streams get up to \(graceSeconds) s (server.shutdown_grace_s)")
+    }
 }

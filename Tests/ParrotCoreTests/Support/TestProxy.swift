@@ -28,6 +28,7 @@ final class TestProxy: @unchecked Sendable {
         directory: String? = nil,
         secrets: Secrets = Secrets(),
         logger customLogger: Logger? = nil,
+        historyClock: any Clock<Duration> = ContinuousClock(),
         configure: (inout ProxyConfig) -> Void = { _ in }
     ) async throws -> TestProxy {
         let mock: MockUpstream
@@ -44,7 +45,7 @@ final class TestProxy: @unchecked Sendable {
         var logger = customLogger ?? Logger(label: "parrot-test") { label in logs.handler(label: label) }
         if customLogger == nil { logger.logLevel = .info }
         let ports = AsyncStream<Int>.makeStream()
-        let app = try await buildApplication(config: config, secrets: secrets, logger: logger) { port in
+        let app = try await buildApplication(config: config, secrets: secrets, logger: logger, historyClock: historyClock) { port in
             ports.continuation.yield(port)
             ports.continuation.finish()
         }
