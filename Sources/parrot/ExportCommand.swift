@@ -13,14 +13,18 @@ struct ExportCommand: AsyncParsableCommand {
     @Argument(help: "Destination file, or - for standard output.") var file: String
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(for: Self.self)
         let store = try await openStore(config: config.cache, logger: Logger(label: "parrot"))
         defer { Task { try? await store.close() } }
         let handle: FileHandle
         if file == "-" {
             handle = .standardOutput
         } else {
-            guard FileManager.default.createFile(atPath: file, contents: nil) else { throw ValidationError("cannot create \(file)") }
+            guard FileManager.default.createFile(atPath: file, contents: nil) else {
+                let directory = (file as NSString).deletingLastPathComponent
+                let reason = directory.isEmpty || FileManager.default.fileExists(atPath: directory) ? "permission denied" : "no such directory \(directory)"
+                throw UsageFailure(message: "cannot create \(file): \(reason)", command: Self.self)
+            }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         }
         let showProgress = standardErrorIsTerminal && file != "-"

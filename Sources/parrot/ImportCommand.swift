@@ -14,12 +14,14 @@ struct ImportCommand: AsyncParsableCommand {
     @Argument(help: "Source file, or - for standard input.") var file: String
 
     func run() async throws {
-        let config = try options.load()
+        let config = try options.load(for: Self.self)
         let data: Data
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let contents = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw UsageFailure(message: "cannot read \(file): \(unreadableReason(file))", command: Self.self)
+            }
             data = contents
         }
         let store = try await openStore(config: config.cache, logger: Logger(label: "parrot"))

@@ -31,9 +31,15 @@ struct ServeCommand: AsyncParsableCommand {
         // grows far past the configured cache bounds. Two arenas match two cores.
         if ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil { _ = glibcMallopt(glibcArenaMax, 2) }
         #endif
-        var config = try options.load()
-        if let host { config.server.host = host }
-        if let port { config.server.port = port }
+        var config = try options.load(for: Self.self)
+        if let host {
+            config.server.host = host
+            config.origins.record("server.host", from: "--host")
+        }
+        if let port {
+            config.server.port = port
+            config.origins.record("server.port", from: "--port")
+        }
         let environment = ProcessInfo.processInfo.environment
         try config.validate()
         let secrets = try config.resolveSecrets(environment: environment)
@@ -48,7 +54,14 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = level
         let app = try await buildApplication(config: config, secrets: secrets, logger: logger)
         defer { LogSink.standardError.flush() }
-        try await app.runUntilShutdown(logger: logger)
+        do {
+            try await app.run()
+        } catch {
+            guard let sentence = ListenFailure.describe(error, server: config.server) else { throw error }
+            LogSink.standardError.flush()
+            printError(sentence)
+            throw ExitCode(1)
+        }
     }
 }
 

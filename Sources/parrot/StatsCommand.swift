@@ -11,21 +11,33 @@ struct StatsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var options: ConfigOptions
-    @Option(help: "Base URL of the running instance (default: from config).") var url: String?
+    @OptionGroup var instance: InstanceOptions
     @Flag(help: "Print the raw /stats JSON.") var json = false
 
     func run() async throws {
-        let config = try options.load()
-        let base = instanceURL(url, config)
+        let config = try options.load(for: Self.self)
+        let base = instance.baseURL(config)
         if let answer = try? await InstanceClient.call(.GET, base + "/stats"), answer.status == 200 {
             if json {
                 print(answer.body)
             } else if let stats = try? JSONParser.parse(Array(answer.body.utf8)) {
                 print(StatsTable.render(stats, source: base))
+            } else {
+                throw UsageFailure(message: "\(base)/stats did not answer with Parrot's JSON; is --url pointing at Parrot?", command: Self.self)
             }
             return
         }
         printError("no running instance answered at \(base); showing store-only figures")
+        // Read-only: a store that does not exist yet is reported, never created.
+        if config.cache.store == "sqlite", !FileManager.default.fileExists(atPath: config.cache.path) {
+            let path = URL(fileURLWithPath: config.cache.path).standardizedFileURL.path
+            if json {
+                print(JSONValue.object([("source", .string("store")), ("path", .string(path)), ("exists", .bool(false))]).jsonString)
+            } else {
+                print("No store at \(path) yet: nothing has been cached with this configuration.")
+            }
+            return
+        }
         let store = try await openStore(config: config.cache, logger: Logger(label: "parrot"))
         let summary = try await store.summary()
         try await store.close()
@@ -36,13 +48,12 @@ struct StatsCommand: AsyncParsableCommand {
                 ("hit_count", .int(summary.hits)),
             ]).jsonString)
         } else {
-            print("""
-                Store (\(config.cache.store), \(summary.path)) — no running instance
-                  entries            \(summary.entries)
-                  stored bytes       \(summary.bytes)
-                  compression ratio  \(String(format: "%.2f", summary.compressionRatio))×
-                  hits recorded      \(summary.hits)
-                """)
+            print((["Store (\(config.cache.store), \(summary.path)) — no running instance"] + Format.table([
+                ["entries", "\(summary.entries)"],
+                ["stored", Format.bytes(summary.bytes)],
+                ["compression", Format.ratio(summary.compressionRatio)],
+                ["hits recorded", "\(summary.hits)"],
+            ])).joined(separator: "\n"))
         }
     }
 }
@@ -57,41 +68,37 @@ enum StatsTable {
             if case .string(let text) = v { return text }
             return v == .null ? "-" : v.jsonString
         }
-        var lines = [
-            "Parrot at \(source) — up \(n(s["uptime_s"])) s, \(n(s["requests"])) requests",
-            "",
-            "Cache",
-            "  hit rate           \(String(format: "%.1f %%", (c["hit_rate"]?.doubleValue ?? 0) * 100))",
-            "  hits / semantic / stale / misses / bypass   \(n(c["hits"])) / \(n(c["semantic_hits"])) / \(n(c["stale"])) / \(n(c["misses"])) / \(n(c["bypass"]))",
-            "  entries            \(n(c["entries"]))   stored bytes \(n(c["bytes"]))   compression \(n(c["compression_ratio"]))×",
-            "  tokens saved       \(n(c["tokens_saved"]))   cost saved $\(n(c["cost_saved_usd"]))",
+        func size(_ v: JSONValue?) -> String { v?.intValue.map(Format.bytes) ?? "-" }
+        var lines = ["Parrot at \(source) — up \(Format.duration(seconds: s["uptime_s"]?.doubleValue ?? 0)), \(n(s["requests"])) requests", "", "Cache"]
+        var cacheRows = [
+            ["hit rate", Format.percent(c["hit_rate"]?.doubleValue ?? 0)],
+            ["hits", n(c["hits"])], ["semantic hits", n(c["semantic_hits"])], ["stale", n(c["stale"])],
+            ["misses", n(c["misses"])], ["bypass", n(c["bypass"])],
+            ["entries", n(c["entries"])], ["stored", size(c["bytes"])],
+            ["compression", c["compression_ratio"]?.doubleValue.map(Format.ratio) ?? "-"],
+            ["tokens saved", n(c["tokens_saved"])], ["cost saved", Format.money(c["cost_saved_usd"]?.doubleValue ?? 0)],
         ]
         if let unpriced = c["unpriced_models"]?.arrayValue, !unpriced.isEmpty {
-            lines.append("  unpriced models    \(unpriced.compactMap(\.stringValue).joined(separator: ", "))")
+            cacheRows.append(["unpriced models", unpriced.compactMap(\.stringValue).joined(separator: ", ")])
         }
+        lines += Format.table(cacheRows)
         lines.append("")
-        lines.append("Latency (ms)        count      p50      p95      p99      max")
+        lines.append("Latency (ms)")
+        var latency = [["", "count", "p50", "p95", "p99", "max"]]
         for op in ["hit", "miss", "upstream", "overhead"] {
             let l = s["latency_ms"]?[op]
-            lines.append("  " + op.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + [n(l?["count"]), n(l?["p50"]), n(l?["p95"]), n(l?["p99"]), n(l?["max"])].map { $0.leftPadded(9) }.joined())
+            latency.append([op, n(l?["count"]), n(l?["p50"]), n(l?["p95"]), n(l?["p99"]), n(l?["max"])])
         }
+        lines += Format.table(latency)
         lines.append("")
-        lines.append("Providers           requests   errors  limited  breaker    in-flight")
+        lines.append("Providers")
+        var providers = [["", "requests", "errors", "limited", "breaker", "in-flight"]]
         for (name, p) in s["providers"]?.objectValue ?? [] {
-            lines.append("  " + name.padding(toLength: 16, withPad: " ", startingAt: 0)
-                + n(p["requests"]).leftPadded(9) + n(p["errors"]).leftPadded(9) + n(p["rate_limited"]).leftPadded(9)
-                + "  " + n(p["breaker"]?["state"]).padding(toLength: 10, withPad: " ", startingAt: 0)
-                + n(p["pool"]?["in_flight"]).leftPadded(6))
+            providers.append([name, n(p["requests"]), n(p["errors"]), n(p["rate_limited"]), n(p["breaker"]?["state"]), n(p["pool"]?["in_flight"])])
         }
+        lines += Format.table(providers)
         lines.append("")
-        lines.append("Memory RSS          \(n(s["memory"]?["rss_bytes"])) bytes")
+        lines += Format.table([["memory (RSS)", size(s["memory"]?["rss_bytes"])]], indent: "")
         return lines.joined(separator: "\n")
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? " " + self : String(repeating: " ", count: width - count) + self
     }
 }

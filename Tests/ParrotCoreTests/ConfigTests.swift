@@ -134,4 +134,89 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.cache, ProxyConfig().cache)
         XCTAssertEqual(config.providers["openai"], ProxyConfig().providers["openai"])
     }
+
+    // MARK: the first 15 minutes (#20)
+
+    private func message(_ toml: String, file: String? = nil, env: [String: String] = [:]) -> String {
+        do {
+            _ = try ProxyConfig.parse(toml: toml, file: file, environment: env)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testAnEnvKeyNamingAnUnsetOrEmptyVariableStopsStartUpNamingTheKeyAndTheVariable() throws {
+        let cases: [(toml: String, key: String, variable: String)] = [
+            ("[server]\nadmin_token_env = \"MY_ADMIN\"", "server.admin_token_env", "MY_ADMIN"),
+            ("[server]\nclient_tokens_env = \"MY_CLIENTS\"", "server.client_tokens_env", "MY_CLIENTS"),
+            ("[cache]\nnamespace_secret_env = \"MY_SECRET\"", "cache.namespace_secret_env", "MY_SECRET"),
+        ]
+        for (toml, key, variable) in cases {
+            let config = try ProxyConfig.parse(toml: toml, file: "proxy.conf")
+            for environment in [[:], [variable: ""]] {
+                XCTAssertThrowsError(try config.resolveSecrets(environment: environment), key) { error in
+                    let text = "\(error)"
+                    XCTAssertTrue(text.contains(key) && text.contains(variable), text)
+                    XCTAssertTrue(text.contains(environment.isEmpty ? "is not set" : "is empty"), text)
+                }
+            }
+            XCTAssertNoThrow(try config.resolveSecrets(environment: [variable: "value"]))
+        }
+        // api_key_env is the exception: unset means "forward the client's key".
+        let secrets = try ProxyConfig.parse(toml: "").resolveSecrets(environment: [:])
+        XCTAssertTrue(secrets.providerKeys.isEmpty)
+    }
+
+    func testConfigErrorsNameWhereTheValueCameFromAndWhatItWas() {
+        let file = message("[server]\nport = \"eighty\"", file: "/etc/parrot/proxy.conf")
+        XCTAssertTrue(file.contains("server.port") && file.contains("in /etc/parrot/proxy.conf") && file.contains("\"eighty\""), file)
+        let env = message("", env: ["PARROT_SERVER_PORT": "70000"])
+        XCTAssertTrue(env.contains("server.port") && env.contains("from PARROT_SERVER_PORT") && env.contains("70000"), env)
+        let validated = message("", env: ["PARROT_SERVER_DEFAULT_PROVIDER": "nope"])
+        XCTAssertTrue(validated.contains("server.default_provider") && validated.contains("from PARROT_SERVER_DEFAULT_PROVIDER"), validated)
+        let fromFile = message("[providers.openai]\nbase_url = \"ftp://x\"", file: "proxy.conf")
+        XCTAssertTrue(fromFile.contains("providers.openai.base_url (in proxy.conf)"), fromFile)
+        // Human ranges, never Int.max.
+        let ttl = message("[cache]\nttl_seconds = -1")
+        XCTAssertTrue(ttl.contains("must be 0 or more, got -1"), ttl)
+        XCTAssertFalse(ttl.contains("9223372036854775807"), ttl)
+        let threshold = message("[semantic]\nthreshold = 2.5")
+        XCTAssertTrue(threshold.contains("between 0.0 and 1.0") && threshold.contains("2.5"), threshold)
+        let body = message("[server]\nmax_body_bytes = 0")
+        XCTAssertTrue(body.contains("must be 1 or more, got 0"), body)
+        XCTAssertFalse(body.contains("9223372036854775807"), body)
+    }
+
+    func testDefiningProvidersReplacesTheBuiltInOneAndTheErrorSaysWhichKeyToChange() {
+        let local = "[providers.local]\nbase_url = \"http://127.0.0.1:1234/v1\"\napi_key_env = \"\"\n"
+        let defaultProvider = message(local, file: "proxy.conf")
+        XCTAssertTrue(defaultProvider.contains("server.default_provider"), defaultProvider)
+        XCTAssertTrue(defaultProvider.contains("replaces the built-in \"openai\" provider"), defaultProvider)
+        XCTAssertTrue(defaultProvider.contains("\"local\""), defaultProvider)
+        let embedding = message(local + "[server]\ndefault_provider = \"local\"\n[semantic]\nenabled = true\n")
+        XCTAssertTrue(embedding.contains("semantic.embedding_provider"), embedding)
+        XCTAssertTrue(embedding.contains("replaces the built-in \"openai\" provider"), embedding)
+        XCTAssertNoThrow(try ProxyConfig.parse(toml: local + "[server]\ndefault_provider = \"local\"\n"))
+    }
+
+    func testAModelPatternClashNamesTwoDifferentProviders() {
+        let twice = message("""
+            [providers.openai]
+            models = ["gpt-4o", "gpt-4o"]
+            """)
+        XCTAssertTrue(twice.contains("providers.openai.models") && twice.contains("listed twice"), twice)
+        XCTAssertFalse(twice.contains("also claimed"), twice)
+        let two = message("""
+            [providers.a]
+            base_url = "http://127.0.0.1:1/v1"
+            models = ["gpt-4o*"]
+            [providers.b]
+            base_url = "http://127.0.0.1:2/v1"
+            models = ["gpt-4o*", "*"]
+            [server]
+            default_provider = "a"
+            """)
+        XCTAssertTrue(two.contains("providers.a.models") && two.contains("providers.b.models"), two)
+    }
 }

@@ -141,9 +141,9 @@ final class StatsTests: XCTestCase {
             let reply = try await proxy.send(.GET, "/metrics")
             XCTAssertEqual(reply.status, 200)
             XCTAssertTrue(reply.header("content-type")?.hasPrefix("text/plain") ?? false)
-            let samples = try Self.parsePrometheus(reply.body)
-            XCTAssertFalse(samples.isEmpty)
-            for name in samples.keys {
+            let samples = try PrometheusExposition(reply.body)
+            XCTAssertFalse(samples.samples.isEmpty)
+            for name in samples.families.keys {
                 XCTAssertTrue(name.hasPrefix("parrot_"), name)
             }
             XCTAssertEqual(samples[#"parrot_requests_total"#], 12)
@@ -155,48 +155,74 @@ final class StatsTests: XCTestCase {
             XCTAssertEqual(samples[#"parrot_cache_entries"#], 3)
             XCTAssertEqual(samples[#"parrot_cache_hit_ratio"#] ?? -1, stats["cache"]?["hit_rate"]?.doubleValue ?? 0, accuracy: 1e-9)
             XCTAssertEqual(samples[#"parrot_tokens_saved_total"#].map { Int($0) }, stats["cache"]?["tokens_saved"]?.intValue)
+            XCTAssertEqual(samples[#"parrot_cost_saved_usd_total"#] ?? -1, stats["cache"]?["cost_saved_usd"]?.doubleValue ?? 0, accuracy: 1e-5)
             XCTAssertEqual(samples[#"parrot_provider_requests_total{provider="openai"}"#], 5)
             XCTAssertEqual(samples[#"parrot_provider_errors_total{provider="openai"}"#], 1)
             XCTAssertEqual(samples[#"parrot_provider_breaker_state{provider="openai",state="closed"}"#], 1)
             XCTAssertEqual(samples[#"parrot_provider_breaker_state{provider="openai",state="open"}"#], 0)
-            XCTAssertEqual(samples[#"parrot_latency_count{op="hit"}"#], 7)
             XCTAssertGreaterThan(samples[#"parrot_memory_rss_bytes"#] ?? 0, 0)
 
-            // Counters stay monotonic across a /stats/reset; /stats itself starts again.
-            let reset = try await proxy.send(.POST, "/stats/reset")
-            XCTAssertEqual(reset.status, 200)
-            _ = try await proxy.chat("first question", model: Self.pricedModel)
-            let after = try Self.parsePrometheus(try await proxy.send(.GET, "/metrics").body)
-            XCTAssertEqual(after[#"parrot_cache_requests_total{outcome="hit"}"#], 8)
-            XCTAssertEqual(after[#"parrot_requests_total"#], 13)
-            let hitsNow = try await proxy.stats()["cache"]?["hits"]
-            XCTAssertEqual(hitsNow, .int(1))
+            // Durations are histograms in seconds, per outcome and per provider.
+            XCTAssertEqual(samples.families["parrot_request_duration_seconds"]?.type, "histogram")
+            XCTAssertEqual(samples.families["parrot_upstream_duration_seconds"]?.type, "histogram")
+            XCTAssertEqual(samples[#"parrot_request_duration_seconds_count{outcome="hit"}"#], 7)
+            XCTAssertEqual(samples[#"parrot_request_duration_seconds_count{outcome="miss"}"#], 4)
+            XCTAssertEqual(samples[#"parrot_request_duration_seconds_count{outcome="bypass"}"#], 1)
+            XCTAssertGreaterThanOrEqual(samples[#"parrot_upstream_duration_seconds_count{provider="openai"}"#] ?? 0, 3, "the misses' fetches")
+            let hitSeconds = samples[#"parrot_request_duration_seconds_sum{outcome="hit"}"#] ?? -1
+            XCTAssertGreaterThan(hitSeconds, 0)
+            XCTAssertLessThan(hitSeconds, 30, "seconds, not milliseconds")
+            XCTAssertNil(samples.families["parrot_latency_ms"], "no quantile gauges")
         }
     }
 
-    /// Every sample line as `name{labels}` → value; throws on any line that is not a comment,
-    /// blank, or `name{labels} value`.
-    static func parsePrometheus(_ text: String) throws -> [String: Double] {
-        let sample = try NSRegularExpression(pattern: #"^([a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*\})?) (\S+)$"#)
-        var samples: [String: Double] = [:]
-        for line in text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) {
-            if line.hasPrefix("#") {
-                XCTAssertTrue(line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE "), line)
-                continue
+    func testMetricsCountersAreMonotonicAcrossStatsResets() async throws {
+        try await withProxy(configure: configure) { proxy in
+            // A reset before the first scrape, then one between scrapes with more traffic after
+            // it than before: /metrics counts every request of the process's life.
+            _ = try await proxy.chat("monotonic 1")
+            _ = try await proxy.chat("monotonic 1")
+            let reset1 = try await proxy.send(.POST, "/stats/reset").status
+            XCTAssertEqual(reset1, 200)
+            _ = try await proxy.chat("monotonic 1")
+            let first = try PrometheusExposition(try await proxy.send(.GET, "/metrics").body)
+            XCTAssertEqual(first[#"parrot_requests_total"#], 3)
+            XCTAssertEqual(first[#"parrot_cache_requests_total{outcome="hit"}"#], 2)
+            XCTAssertEqual(first[#"parrot_provider_requests_total{provider="openai"}"#], 1)
+            let reset2 = try await proxy.send(.POST, "/stats/reset").status
+            XCTAssertEqual(reset2, 200)
+            for i in 0..<4 { _ = try await proxy.chat("monotonic \(i % 2 + 1)") }
+            let second = try PrometheusExposition(try await proxy.send(.GET, "/metrics").body)
+            XCTAssertEqual(second[#"parrot_requests_total"#], 7)
+            XCTAssertEqual(second[#"parrot_cache_requests_total{outcome="hit"}"#], 5)
+            XCTAssertEqual(second[#"parrot_cache_requests_total{outcome="miss"}"#], 2)
+            XCTAssertEqual(second[#"parrot_provider_requests_total{provider="openai"}"#], 2)
+            XCTAssertEqual(second[#"parrot_request_duration_seconds_count{outcome="hit"}"#], 5)
+            XCTAssertGreaterThan(second[#"parrot_tokens_saved_total"#] ?? 0, first[#"parrot_tokens_saved_total"#] ?? 0)
+            for (series, value) in first.samples where series.hasSuffix("_total") || series.contains("_total{") {
+                XCTAssertGreaterThanOrEqual(second[series] ?? -1, value, series)
             }
-            let range = NSRange(line.startIndex..., in: line)
-            guard let match = sample.firstMatch(in: line, range: range),
-                  let nameRange = Range(match.range(at: 1), in: line), let valueRange = Range(match.range(at: 4), in: line)
-            else { throw TestError("not a Prometheus sample line: \(line)") }
-            let valueText = String(line[valueRange])
-            guard let value = Double(valueText) ?? (valueText == "+Inf" ? .infinity : valueText == "-Inf" ? -.infinity : nil) else {
-                throw TestError("not a Prometheus value: \(line)")
-            }
-            let name = String(line[nameRange])
-            XCTAssertNil(samples[name], "duplicate series \(name)")
-            samples[name] = value
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["requests"], .int(4), "/stats itself starts again at a reset")
         }
-        return samples
+    }
+
+    func testEveryMetricIsDocumentedAndEveryDocumentedMetricIsExposed() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let docs = try ["README.md", "docs/operations.md"].compactMap { name -> String? in
+            let path = root.appendingPathComponent(name).path
+            return FileManager.default.fileExists(atPath: path) ? try String(contentsOfFile: path, encoding: .utf8) : nil
+        }.joined(separator: "\n")
+        let regex = try NSRegularExpression(pattern: #"`(parrot_[a-z_]+)`"#)
+        let documented = Set(regex.matches(in: docs, range: NSRange(docs.startIndex..., in: docs)).compactMap {
+            Range($0.range(at: 1), in: docs).map { String(docs[$0]) }
+        }.filter { $0 != "parrot_schema_migrations" })
+        try await withProxy(configure: { $0.providers["openai"]!.rpm = 100; $0.providers["openai"]!.tpm = 1000 }) { proxy in
+            _ = try await proxy.chat("documented")
+            let exposed = Set(try PrometheusExposition(try await proxy.send(.GET, "/metrics").body).families.keys)
+            XCTAssertEqual(exposed.subtracting(documented), [], "exposed but not documented")
+            XCTAssertEqual(documented.subtracting(exposed), [], "documented but not exposed")
+        }
     }
 
     func testStatsResetZeroesCountersAndHistograms() async throws {

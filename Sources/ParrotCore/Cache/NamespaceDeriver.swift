@@ -50,6 +50,18 @@ public struct NamespaceDeriver: Sendable {
         namespace(credential: credential.map { Array($0.utf8) }, name: name)
     }
 
+    /// The id of the namespace a name (`X-Parrot-Namespace: team-a`) selects for callers without
+    /// a credential, and for every caller when `share_across_keys` is on. Without sharing, a
+    /// caller with a key gets an id of its own for the same name.
+    public func namespace(forName name: String) -> String {
+        namespace(credential: nil as [UInt8]?, name: name)
+    }
+
+    /// Whether `text` is an id as derived (and logged), or `default`, rather than a name.
+    public static func isDerivedID(_ text: String) -> Bool {
+        text == defaultNamespace || (text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+    }
+
     private func derive(_ input: [UInt8]) -> String {
         if let id = memo.ids.withLock({ $0[input] }) { return id }
         let id = compute(input)

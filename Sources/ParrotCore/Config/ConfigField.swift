@@ -1,3 +1,5 @@
+import Foundation
+
 /// One settable key of a configuration struct: how to assign a TOML value to it and how to
 /// read the same key from an environment variable's text.
 struct ConfigField<Root> {
@@ -7,7 +9,7 @@ struct ConfigField<Root> {
     static func string(_ path: WritableKeyPath<Root, String>) -> Self {
         .init(
             assign: { root, value, key in
-                guard case .string(let s) = value else { throw ConfigError(key: key, "expected a string, got \(value.typeName)") }
+                guard case .string(let s) = value else { throw ConfigError(key: key, "expected a string, got \(value.shown)") }
                 root[keyPath: path] = s
             },
             parse: { text, _ in .string(text) }
@@ -17,8 +19,8 @@ struct ConfigField<Root> {
     static func int(_ path: WritableKeyPath<Root, Int>, min: Int = 0, max: Int = .max) -> Self {
         .init(
             assign: { root, value, key in
-                guard case .int(let i) = value else { throw ConfigError(key: key, "expected an integer, got \(value.typeName)") }
-                guard i >= min, i <= max else { throw ConfigError(key: key, "must be between \(min) and \(max), got \(i)") }
+                guard case .int(let i) = value else { throw ConfigError(key: key, "expected an integer, got \(value.shown)") }
+                guard i >= min, i <= max else { throw ConfigError(key: key, "\(Self.range(min, max, unbounded: .max)), got \(i)") }
                 root[keyPath: path] = i
             },
             parse: { text, key in
@@ -35,9 +37,9 @@ struct ConfigField<Root> {
                 switch value {
                 case .double(let v): d = v
                 case .int(let v): d = Double(v)
-                default: throw ConfigError(key: key, "expected a number, got \(value.typeName)")
+                default: throw ConfigError(key: key, "expected a number, got \(value.shown)")
                 }
-                guard d >= min, d <= max, d.isFinite else { throw ConfigError(key: key, "must be between \(min) and \(max), got \(d)") }
+                guard d >= min, d <= max, d.isFinite else { throw ConfigError(key: key, "\(Self.range(min, max, unbounded: .greatestFiniteMagnitude)), got \(d)") }
                 root[keyPath: path] = d
             },
             parse: { text, key in
@@ -50,7 +52,7 @@ struct ConfigField<Root> {
     static func bool(_ path: WritableKeyPath<Root, Bool>) -> Self {
         .init(
             assign: { root, value, key in
-                guard case .bool(let b) = value else { throw ConfigError(key: key, "expected true or false, got \(value.typeName)") }
+                guard case .bool(let b) = value else { throw ConfigError(key: key, "expected true or false, got \(value.shown)") }
                 root[keyPath: path] = b
             },
             parse: { text, key in
@@ -66,9 +68,9 @@ struct ConfigField<Root> {
     static func strings(_ path: WritableKeyPath<Root, [String]>) -> Self {
         .init(
             assign: { root, value, key in
-                guard case .array(let items) = value else { throw ConfigError(key: key, "expected an array of strings, got \(value.typeName)") }
+                guard case .array(let items) = value else { throw ConfigError(key: key, "expected an array of strings, got \(value.shown)") }
                 root[keyPath: path] = try items.map {
-                    guard case .string(let s) = $0 else { throw ConfigError(key: key, "expected an array of strings") }
+                    guard case .string(let s) = $0 else { throw ConfigError(key: key, "expected an array of strings, got \($0.shown) in it") }
                     return s
                 }
             },
@@ -77,6 +79,10 @@ struct ConfigField<Root> {
             }
         )
     }
-}
 
-import Foundation
+    /// The accepted range in words: `must be between 1 and 65535`, `must be 0 or more`.
+    static func range<N: Comparable>(_ min: N, _ max: N, unbounded: N) -> String {
+        if max == unbounded { return "must be \(min) or more" }
+        return "must be between \(min) and \(max)"
+    }
+}

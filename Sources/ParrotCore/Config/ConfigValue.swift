@@ -40,4 +40,15 @@ enum ConfigValue: Equatable {
         case .table: "a table"
         }
     }
+
+    /// The value as a user wrote it, with its type: `"eighty" (a string)`, `70000 (an integer)`.
+    var shown: String {
+        switch self {
+        case .string(let s): "\"\(s)\" (a string)"
+        case .int(let i): "\(i) (an integer)"
+        case .double(let d): "\(d) (a number)"
+        case .bool(let b): "\(b) (a boolean)"
+        case .array, .table: typeName
+        }
+    }
 }

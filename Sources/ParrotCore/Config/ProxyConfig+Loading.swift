@@ -10,33 +10,41 @@ extension ProxyConfig {
         environment: [String: String],
         warn: (String) -> Void = { _ in }
     ) throws -> ProxyConfig {
-        var text: String? = nil
         if let path {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw ConfigError(key: "--config", "cannot read '\(path)'")
+                throw ConfigError(key: "--config", "cannot read \(path): \(unreadableReason(path))")
             }
-            text = String(decoding: data, as: UTF8.self)
+            return try parse(toml: String(decoding: data, as: UTF8.self), file: path, environment: environment, warn: warn)
         } else if let data = FileManager.default.contents(atPath: "proxy.conf") {
-            text = String(decoding: data, as: UTF8.self)
+            return try parse(toml: String(decoding: data, as: UTF8.self), file: "proxy.conf", environment: environment, warn: warn)
         }
-        return try parse(toml: text ?? "", environment: environment, warn: warn)
+        return try parse(toml: "", environment: environment, warn: warn)
     }
 
     /// Builds a configuration from TOML text and an environment, without touching the disk.
+    /// `file` names the file the text came from, for messages (nil: no file).
     public static func parse(
         toml: String,
+        file: String? = nil,
         environment: [String: String] = [:],
         warn: (String) -> Void = { _ in }
     ) throws -> ProxyConfig {
         var config = ProxyConfig()
+        config.origins = ConfigOrigins(file: file)
+        let source = "in \(file ?? "proxy.conf")"
         let table: TOMLTable
         do {
             table = try TOMLTable(string: toml)
         } catch let error as TOMLParseError {
-            throw ConfigError(key: "proxy.conf", "\(error.description) at line \(error.source.begin.line)")
+            throw ConfigError(key: file ?? "proxy.conf", "\(error.description) at line \(error.source.begin.line)")
         }
-        guard case .table(let root) = try ConfigValue(toml: table, key: "") else { return config }
-        try config.apply(root)
+        do {
+            guard case .table(let root) = try ConfigValue(toml: table, key: "") else { return config }
+            try config.apply(root)
+        } catch var error as ConfigError {
+            if error.source == nil { error.source = source }
+            throw error
+        }
         try config.applyEnvironment(environment, warn: warn)
         try config.validate()
         return config
@@ -45,9 +53,9 @@ extension ProxyConfig {
     mutating func apply(_ root: [String: ConfigValue]) throws {
         for (section, value) in root {
             switch section {
-            case "server": try Self.assign(value, to: &server, fields: ConfigSchema.server, key: section)
-            case "semantic": try Self.assign(value, to: &semantic, fields: ConfigSchema.semantic, key: section)
-            case "log": try Self.assign(value, to: &log, fields: ConfigSchema.log, key: section)
+            case "server": try Self.assign(value, to: &server, fields: ConfigSchema.server, key: section, origins: &origins)
+            case "semantic": try Self.assign(value, to: &semantic, fields: ConfigSchema.semantic, key: section, origins: &origins)
+            case "log": try Self.assign(value, to: &log, fields: ConfigSchema.log, key: section, origins: &origins)
             case "cache":
                 guard case .table(var entries) = value else { throw ConfigError(key: section, "expected a table") }
                 if let ttl = entries.removeValue(forKey: "endpoint_ttl_seconds") {
@@ -59,12 +67,14 @@ extension ProxyConfig {
                         }
                         guard case .int(let s) = seconds, s >= 0 else { throw ConfigError(key: key, "expected a non-negative integer") }
                         cache.endpointTTLSeconds[endpoint] = s
+                        origins.record(key)
                     }
                 }
-                try Self.assign(.table(entries), to: &cache, fields: ConfigSchema.cache, key: section)
+                try Self.assign(.table(entries), to: &cache, fields: ConfigSchema.cache, key: section, origins: &origins)
             case "providers":
                 guard case .table(let named) = value else { throw ConfigError(key: section, "expected a table of providers") }
                 providers = [:]
+                origins.record("providers")
                 for (name, body) in named {
                     let key = "providers.\(name)"
                     guard name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }), !name.isEmpty else {
@@ -73,16 +83,17 @@ extension ProxyConfig {
                     guard case .table(var entries) = body else { throw ConfigError(key: key, "expected a table") }
                     var provider = ProviderConfig()
                     if let breaker = entries.removeValue(forKey: "breaker") {
-                        try Self.assign(breaker, to: &provider.breaker, fields: ConfigSchema.breaker, key: "\(key).breaker")
+                        try Self.assign(breaker, to: &provider.breaker, fields: ConfigSchema.breaker, key: "\(key).breaker", origins: &origins)
                     }
-                    try Self.assign(.table(entries), to: &provider, fields: ConfigSchema.provider, key: key)
+                    try Self.assign(.table(entries), to: &provider, fields: ConfigSchema.provider, key: key, origins: &origins)
+                    origins.record(key)
                     providers[name] = provider
                 }
             case "pricing":
                 guard case .table(let models) = value else { throw ConfigError(key: section, "expected a table of models") }
                 for (model, body) in models {
                     var price = pricing[model] ?? ModelPrice()
-                    try Self.assign(body, to: &price, fields: ConfigSchema.price, key: "pricing.\"\(model)\"")
+                    try Self.assign(body, to: &price, fields: ConfigSchema.price, key: "pricing.\"\(model)\"", origins: &origins)
                     pricing[model] = price
                 }
             default:
@@ -91,14 +102,15 @@ extension ProxyConfig {
         }
     }
 
-    static func assign<Root>(_ value: ConfigValue, to root: inout Root, fields: [String: ConfigField<Root>], key: String) throws {
-        guard case .table(let entries) = value else { throw ConfigError(key: key, "expected a table") }
+    static func assign<Root>(_ value: ConfigValue, to root: inout Root, fields: [String: ConfigField<Root>], key: String, origins: inout ConfigOrigins) throws {
+        guard case .table(let entries) = value else { throw ConfigError(key: key, "expected a table, got \(value.shown)") }
         for (name, item) in entries {
             let fullKey = "\(key).\(name)"
             guard let field = fields[name] else {
                 throw ConfigError(key: fullKey, "unknown key; known: \(fields.keys.sorted().joined(separator: ", "))")
             }
             try field.assign(&root, item, fullKey)
+            origins.record(fullKey)
         }
     }
 
@@ -148,13 +160,23 @@ extension ProxyConfig {
             }
             do {
                 try apply(&self, text)
+                origins.record(key, from: name)
             } catch let error as ConfigError {
-                throw ConfigError(key: "\(key) (from \(name))", error.message)
+                throw ConfigError(key: key, source: "from \(name)", error.message)
             }
         }
     }
 }
 
+
+/// Why a file cannot be read, in words: `no such file`, `permission denied`, `is a directory`.
+public func unreadableReason(_ path: String) -> String {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+    if isDirectory.boolValue { return "is a directory" }
+    if !FileManager.default.isReadableFile(atPath: path) { return "permission denied" }
+    return "unreadable"
+}
 
 extension ProxyConfig {
     /// `server.port` → `PARROT_SERVER_PORT`.

@@ -9,6 +9,8 @@ public struct ProxyConfig: Sendable, Equatable {
     public var log = LogConfig()
     /// USD per million tokens by model name; the built-in table, overridden by `[pricing."model"]`.
     public var pricing: [String: ModelPrice] = ModelPrice.builtIn
+    /// Where each key's value came from (file, environment, flag), for messages only.
+    public var origins = ConfigOrigins()
 
     public init() {}
 }

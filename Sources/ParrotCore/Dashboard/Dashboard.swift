@@ -224,11 +224,12 @@ enum Dashboard {
         <script>
         'use strict';
         (function () {
-          const POLL_MS = 2000, TIMEOUT_MS = 4000, KEEP = 91, TOKEN_KEY = 'parrot.adminToken';
+          const POLL_MS = 2000, TIMEOUT_MS = 4000, KEEP = 2200, SPAN_MAX = 3600, TOKEN_KEY = 'parrot.adminToken';
           const NS = 'http://www.w3.org/2000/svg';
           const $ = (id) => document.getElementById(id);
           const nf = new Intl.NumberFormat('en-US');
           let samples = [];          // successive /stats samples, oldest first
+          let seeded = false;        // the first poll asks for ?history=1 and seeds the charts
           let lastGood = null;       // Date of the last good sample
           let timer = null;
           const drawnWidth = new Map(); // chart element → width it was last drawn at
@@ -300,6 +301,27 @@ enum Dashboard {
             samples.push(x);
             if (samples.length > KEEP) samples.shift();
           }
+          // The server's last hour (10-second samples of what happened in each interval) as the
+          // cumulative samples record() keeps, ending at the current totals, so the charts are
+          // full when the page opens. History times are Unix seconds; samples use uptime.
+          function seed(s, history) {
+            const c = s.cache || {};
+            let upstream = 0;
+            for (const p of Object.values(s.providers || {})) upstream += (p && p.requests) || 0;
+            const offset = s.uptime_s - Date.now() / 1000;
+            let cur = { requests: s.requests, hits: c.hits, semantic: c.semantic_hits, stale: c.stale, misses: c.misses, upstream };
+            const out = [];
+            for (let i = history.length - 1; i >= 0; i--) {
+              const h = history[i], t = h.t + offset;
+              if (!(t > 0) || t >= s.uptime_s) continue;
+              out.unshift(Object.assign({ t }, cur));
+              cur = {
+                requests: cur.requests - h.requests, hits: cur.hits - h.hits, semantic: cur.semantic - h.semantic_hits,
+                stale: cur.stale, misses: cur.misses - h.misses, upstream: cur.upstream - h.upstream_calls,
+              };
+            }
+            samples = out.slice(-KEEP);
+          }
           function intervals() {
             const out = [];
             for (let i = 1; i < samples.length; i++) {
@@ -341,7 +363,7 @@ enum Dashboard {
             el.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
             const now = samples.length ? samples[samples.length - 1].t : 0;
             const first = samples.length ? samples[0].t : 0;
-            const span = Math.min(180, Math.max(60, now - first));
+            const span = Math.min(SPAN_MAX, Math.max(60, now - first));
             const x0 = now - span;
             const X = (t) => L + (t - x0) / span * w, Y = (v) => T + h - Math.min(v, yMax) / yMax * h;
             for (const f of [0, 0.5, 1]) {
@@ -566,10 +588,12 @@ enum Dashboard {
             const abort = setTimeout(() => ctl.abort(), TIMEOUT_MS);
             let s;
             try {
-              const r = await fetch('/stats', { cache: 'no-store', signal: ctl.signal, headers: { accept: 'application/json' } });
+              const r = await fetch(seeded ? '/stats' : '/stats?history=1', { cache: 'no-store', signal: ctl.signal, headers: { accept: 'application/json' } });
               if (!r.ok) throw new Error('HTTP ' + r.status);
               s = await r.json();
               if (!s || typeof s !== 'object' || !s.cache) throw new Error('unexpected answer');
+              if (!seeded && Array.isArray(s.history)) seed(s, s.history);
+              seeded = true;
             } catch (e) {
               setLive(false, e && e.name === 'AbortError' ? 'timed out' : (e && e.message) || 'network error');
               return;

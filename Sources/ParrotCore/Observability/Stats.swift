@@ -1,6 +1,33 @@
 import Foundation
 import Synchronization
 
+/// A count with two readings: since the last `/stats/reset` (`load`, for `/stats`) and for the
+/// life of the process (`lifetime`, for `/metrics`, whose counters must never go back). A reset
+/// moves the baseline; it never rewinds the count. Spelled like `Atomic<Int>` so counting sites
+/// read the same; every access is relaxed (a count orders nothing), whatever ordering is named.
+public final class ResettableCount: Sendable {
+    private let total = Atomic<Int>(0)
+    private let baseline = Atomic<Int>(0)
+
+    public init() {}
+
+    public func add(_ n: Int, ordering _: AtomicUpdateOrdering = .relaxed) {
+        total.add(n, ordering: .relaxed)
+    }
+
+    /// Since the last reset.
+    public func load(ordering _: AtomicLoadOrdering = .relaxed) -> Int {
+        max(0, total.load(ordering: .relaxed) - baseline.load(ordering: .relaxed))
+    }
+
+    /// Since the process started; never decreases.
+    public var lifetime: Int { total.load(ordering: .relaxed) }
+
+    func reset() {
+        baseline.store(total.load(ordering: .relaxed), ordering: .relaxed)
+    }
+}
+
 /// Counters behind `/stats` and `/metrics`. Atomics on the hot path; the per-model savings
 /// table takes a short lock only when an answer is served from cache.
 public final class Stats: Sendable {
@@ -13,12 +40,13 @@ public final class Stats: Sendable {
     }
 
     public let startedAt = ContinuousClock.now
-    public let requests = Atomic<Int>(0)
-    public let hits = Atomic<Int>(0)
-    public let semanticHits = Atomic<Int>(0)
-    public let misses = Atomic<Int>(0)
-    public let bypass = Atomic<Int>(0)
-    public let stale = Atomic<Int>(0)
+    public let requests = ResettableCount()
+    public let hits = ResettableCount()
+    public let semanticHits = ResettableCount()
+    public let misses = ResettableCount()
+    public let bypass = ResettableCount()
+    public let stale = ResettableCount()
+    /// Tokens of answers served from cache, for the life of the process (`/metrics`).
 
     public let hitLatency = LatencyHistogram()
     public let missLatency = LatencyHistogram()
@@ -31,18 +59,19 @@ public final class Stats: Sendable {
         public var answers = 0
     }
 
-    private let savings = Mutex<[String: Savings]>([:])
+    /// Per-model savings since the last reset (`/stats`) and for the process's life (`/metrics`).
+    private let savings = Mutex<(sinceReset: [String: Savings], lifetime: [String: Savings])>(([:], [:]))
     private let providerCounters: [String: ProviderCounters]
 
     public final class ProviderCounters: Sendable {
-        public let requests = Atomic<Int>(0)
-        public let errors = Atomic<Int>(0)
-        public let rateLimited = Atomic<Int>(0)
+        public let requests = ResettableCount()
+        public let errors = ResettableCount()
+        public let rateLimited = ResettableCount()
         init() {}
         func reset() {
-            requests.store(0, ordering: .relaxed)
-            errors.store(0, ordering: .relaxed)
-            rateLimited.store(0, ordering: .relaxed)
+            requests.reset()
+            errors.reset()
+            rateLimited.reset()
         }
     }
 
@@ -53,6 +82,9 @@ public final class Stats: Sendable {
     }
 
     public func provider(_ name: String) -> ProviderCounters? { providerCounters[name] }
+
+    /// Upstream calls of every provider, for the life of the process.
+    public var upstreamCallsLifetime: Int { providerCounters.values.reduce(0) { $0 + $1.requests.lifetime } }
 
     public func count(_ outcome: Outcome) {
         switch outcome {
@@ -68,11 +100,16 @@ public final class Stats: Sendable {
     /// Past `maxModels` distinct names, further models are counted under `otherModels`:
     /// clients choose model names, and the table must not grow with them.
     public func recordSaved(model: String, promptTokens: Int, completionTokens: Int) {
-        savings.withLock { table in
+        // Past `maxModels` names, further models are counted under `otherModels`.
+        func add(_ table: inout [String: Savings]) {
             let name = table.count < Self.maxModels || table[model] != nil ? model : Self.otherModels
             table[name, default: Savings()].promptTokens += promptTokens
             table[name, default: Savings()].completionTokens += completionTokens
             table[name, default: Savings()].answers += 1
+        }
+        savings.withLock { tables in
+            add(&tables.sinceReset)
+            add(&tables.lifetime)
         }
     }
 
@@ -80,22 +117,22 @@ public final class Stats: Sendable {
     public static let maxModels = 1000
     public static let otherModels = "(other)"
 
-    public func savingsByModel() -> [String: Savings] { savings.withLock { $0 } }
+    /// Since the last reset.
+    public func savingsByModel() -> [String: Savings] { savings.withLock { $0.sinceReset } }
+
+    /// For the process's life.
+    public func lifetimeSavingsByModel() -> [String: Savings] { savings.withLock { $0.lifetime } }
 
     public var uptimeSeconds: Double {
         let d = ContinuousClock.now - startedAt
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// Starts `/stats` again from zero. `/metrics` counters keep counting (`lifetime`).
     public func reset() {
-        requests.store(0, ordering: .relaxed)
-        hits.store(0, ordering: .relaxed)
-        semanticHits.store(0, ordering: .relaxed)
-        misses.store(0, ordering: .relaxed)
-        bypass.store(0, ordering: .relaxed)
-        stale.store(0, ordering: .relaxed)
+        for count in [requests, hits, semanticHits, misses, bypass, stale] { count.reset() }
         for histogram in [hitLatency, missLatency, upstreamLatency, overheadLatency] { histogram.reset() }
-        savings.withLock { $0 = [:] }
+        savings.withLock { $0.sinceReset = [:] }
         for counters in providerCounters.values { counters.reset() }
     }
 }

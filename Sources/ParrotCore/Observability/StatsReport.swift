@@ -25,8 +25,7 @@ struct StatsReport {
             let tokens = saving.promptTokens + saving.completionTokens
             tokensSaved += tokens
             var modelCost: JSONValue = .null
-            if let price = config.price(for: model) {
-                let c = (Double(saving.promptTokens) * price.inputPerMTok + Double(saving.completionTokens) * price.outputPerMTok) / 1_000_000
+            if let c = self.cost(of: saving, model: model) {
                 cost += c
                 modelCost = Self.number(c, digits: 6)
             } else {
@@ -84,6 +83,20 @@ struct StatsReport {
             ("memory", .object([("rss_bytes", .int(ProcessMemory.residentBytes()))])),
             ("semantic", self.semantic?.report() ?? .object([("enabled", .bool(false))])),
         ])
+    }
+
+    /// What `saving` did not cost, in USD; nil for an unpriced model.
+    func cost(of saving: Stats.Savings, model: String) -> Double? {
+        guard let price = config.price(for: model) else { return nil }
+        return (Double(saving.promptTokens) * price.inputPerMTok + Double(saving.completionTokens) * price.outputPerMTok) / 1_000_000
+    }
+
+    /// Tokens and USD saved over a savings table (unpriced models add tokens, no cost).
+    func savings(_ table: [String: Stats.Savings]) -> (tokens: Int, cost: Double) {
+        table.reduce(into: (0, 0.0)) { total, entry in
+            total.0 += entry.value.promptTokens + entry.value.completionTokens
+            total.1 += cost(of: entry.value, model: entry.key) ?? 0
+        }
     }
 
     static func latency(_ s: LatencyHistogram.Snapshot) -> JSONValue {

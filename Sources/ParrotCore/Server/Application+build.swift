@@ -9,6 +9,8 @@ import ServiceLifecycle
 public struct ParrotApplication: Sendable {
     public let application: Application<ParrotResponderHandle>
     public let engine: ProxyEngine
+    /// The last hour of 10-second samples behind `/stats?history=1`.
+    public let history: StatsHistory
 }
 
 /// A thin public wrapper so the responder's type can appear in `ParrotApplication`.
@@ -26,6 +28,7 @@ public struct ParrotResponderHandle: HTTPResponder {
 /// - Parameters:
 ///   - clients: per-provider upstream clients to use instead of building AsyncHTTPClient pools.
 ///   - clock: where time is read (TTL, breaker, rate limits); tests pass a ``ManualClock``.
+///   - historyClock: paces the 10-second `/stats?history=1` samples.
 ///   - onServerRunning: called with the bound port once the listener is up.
 public func buildApplication(
     config: ProxyConfig,
@@ -33,6 +36,7 @@ public func buildApplication(
     logger: Logger,
     clients: [String: any UpstreamClient] = [:],
     clock: any ParrotClock = SystemClock(),
+    historyClock: any Clock<Duration> = ContinuousClock(),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> ParrotApplication {
     try config.validate()
@@ -62,12 +66,14 @@ public func buildApplication(
         semantic = SemanticTier(config: config.semantic, embedder: embedder, logger: logger)
         await semantic?.sync(from: store)
     }
+    let metrics = PrometheusExporter(providers: config.providers.keys)
     let engine = try ProxyEngine(
         config: config, secrets: secrets, providers: providers, tiers: tiers, stats: stats,
-        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic, logger: logger,
-        clock: clock
+        namespaces: NamespaceDeriver(secret: secret, shareAcrossKeys: config.cache.shareAcrossKeys), semantic: semantic,
+        metrics: metrics, logger: logger, clock: clock
     )
-    let responder = ParrotResponder(engine: engine, metrics: PrometheusExporter(), dashboard: ByteBuffer(string: Dashboard.html))
+    let history = StatsHistory(stats: stats)
+    let responder = ParrotResponder(engine: engine, metrics: metrics, history: history, dashboard: ByteBuffer(string: Dashboard.html))
     let server = config.server
     var application = Application(
         responder: ParrotResponderHandle(responder: responder),
@@ -83,14 +89,16 @@ public func buildApplication(
         ),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? server.port
-            logger.notice("Parrot listening", metadata: ["address": "http://\(server.host):\(port)", "store": "\(config.cache.store)"])
+            for line in StartupSummary(config: config, secrets: secrets, port: port).lines { logger.info("\(line)") }
             await onServerRunning(port)
         },
         logger: logger
     )
     application.addServices(
         UpstreamClientsService(providers: Array(providers.values), store: store),
-        StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger)
+        StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger),
+        StatsHistorySampler(history: history, clock: historyClock)
     )
-    return ParrotApplication(application: application, engine: engine)
+    return ParrotApplication(application: application, engine: engine, history: history)
 }
+

@@ -7,7 +7,8 @@ extension ParrotApplication {
     /// `/readyz` answers 503, in-flight requests and streams get `server.shutdown_grace_s` to
     /// finish, and whatever is still open after that is closed. Returns normally in both cases,
     /// so the process exits 0 after a drain, as a supervisor expects of SIGTERM.
-    public func runUntilShutdown(signals: [UnixSignal] = [.sigterm, .sigint], logger: Logger) async throws {
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        let logger = engine.logger
         let grace = engine.config.server.shutdownGraceS
         var configuration = ServiceGroupConfiguration(
             services: [
@@ -23,7 +24,7 @@ extension ParrotApplication {
         } catch is CancellationError {
             // The grace period ran out and the rest was closed: a drain, not a failure.
         }
-        logger.notice("Parrot stopped")
+        logger.info("stopped")
     }
 }
 
@@ -36,6 +37,6 @@ struct DrainNotice: Service {
     func run() async throws {
         try? await gracefulShutdown()
         guard !Task.isCancelled else { return }
-        logger.notice("shutting down: no new connections, /readyz answers 503, in-flight requests get up to \(graceSeconds) s (server.shutdown_grace_s)")
+        logger.info("draining: not accepting new connections; /readyz answers 503; in-flight requests and streams get up to \(graceSeconds) s (server.shutdown_grace_s)")
     }
 }

@@ -12,6 +12,7 @@ struct ParrotResponder: HTTPResponder {
 
     let engine: ProxyEngine
     let metrics: PrometheusExporter
+    let history: StatsHistory
     let dashboard: ByteBuffer
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -54,7 +55,14 @@ struct ParrotResponder: HTTPResponder {
             ])
             return Self.json(body, status: draining ? .serviceUnavailable : .ok)
         case (.get, "/stats"):
-            return Self.json(await statsReport().json())
+            var report = await statsReport().json()
+            if request.uri.queryParameters.get("history") == "1", case .object(var members) = report {
+                members.append(("history", history.json()))
+                report = .object(members)
+            }
+            return Self.json(report)
+        case (.get, "/"), (.head, "/"):
+            return Response(status: .found, headers: [.location: "/dashboard", .contentLength: "0"])
         case (.post, "/stats/reset"):
             if let denied = authorizeAdmin(request.headers) { return denied }
             engine.stats.reset()
@@ -66,13 +74,21 @@ struct ParrotResponder: HTTPResponder {
             return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"], body: .init(byteBuffer: dashboard))
         case (.delete, "/cache"):
             if let denied = authorizeAdmin(request.headers) { return denied }
-            let namespace = request.uri.queryParameters.get("namespace")
+            // A derived id (as logged) or `default` as given; anything else is a name as clients
+            // send it in X-Parrot-Namespace, turned into its id here.
+            let given = request.uri.queryParameters.get("namespace").map { String($0) }
+            let namespace = given.map { NamespaceDeriver.isDerivedID($0) ? $0 : engine.namespaces.namespace(forName: $0) }
             do {
                 let deleted = try await engine.tiers.store.clear(namespace: namespace)
                 engine.tiers.memory.clear(namespace: namespace)
                 if namespace == nil { engine.semantic?.index.removeAll() }
                 engine.logger.notice("cache cleared", metadata: ["namespace": "\(namespace ?? "*")", "deleted": "\(deleted)"])
-                return Self.json(.object([("deleted", .int(deleted)), ("namespace", namespace.map(JSONValue.string) ?? .null)]))
+                var body: [(String, JSONValue)] = [("deleted", .int(deleted)), ("namespace", given.map(JSONValue.string) ?? .null)]
+                if let given, let namespace, given != namespace {
+                    body.append(("namespace_id", .string(namespace)))
+                    body.append(("per_key_name", .bool(!engine.namespaces.shareAcrossKeys)))
+                }
+                return Self.json(.object(body))
             } catch {
                 return ParrotError.internalError("The cache store could not be cleared: \(error).").response
             }

@@ -65,7 +65,7 @@ extension ProxyEngine {
                 try await writer.write(chunk)
             }
             try await writer.finish(nil)
-            accessLog.record(method: method, path: path, status: status, outcome: outcome, provider: provider.name,
+            record(method: method, path: path, status: status, outcome: outcome, provider: provider.name,
                              model: model, key: nil, upstream: nil, total: ContinuousClock.now - started, tokens: 0)
         })
     }

@@ -132,7 +132,7 @@ extension ProxyEngine {
         tiers.hits.record(entry.key, at: now)  // where it is stored (beside, for some streams)
         let elapsed = ContinuousClock.now - call.started
         if outcome == .hit { stats.hitLatency.record(elapsed) }
-        accessLog.record(method: call.method, path: call.path, status: entry.status, outcome: outcome,
+        record(method: call.method, path: call.path, status: entry.status, outcome: outcome,
                          provider: entry.provider, model: entry.model, key: key, upstream: nil, total: elapsed,
                          tokens: entry.promptTokens + entry.completionTokens)
         return HitAnswer(status: .init(code: entry.status), headers: headers, body: body)

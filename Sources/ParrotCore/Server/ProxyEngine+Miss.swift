@@ -52,7 +52,7 @@ extension ProxyEngine {
                 return recovered
             }
             stats.count(.miss)
-            accessLog.record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
+            record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
                              provider: call.provider.name, model: call.model, key: key, upstream: nil,
                              total: ContinuousClock.now - call.started, tokens: 0)
             // Counted as a miss, so labelled as one (DESIGN.md, "Outcomes and how they are counted").
@@ -89,9 +89,10 @@ extension ProxyEngine {
                     stats.missLatency.record(total)
                     if leader, let upstream = answer.upstreamElapsed {
                         stats.upstreamLatency.record(upstream)
+                        metrics.observeUpstream(provider: call.provider.name, duration: upstream)
                         stats.overheadLatency.record(max(.zero, total - upstream))
                     }
-                    accessLog.record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status,
+                    record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status,
                                      outcome: .miss, provider: call.provider.name, model: call.model, key: key,
                                      upstream: answer.upstreamElapsed, total: total, tokens: 0)
                     return
@@ -139,7 +140,7 @@ extension ProxyEngine {
         headers.append(HTTPField(name: Self.providerHeader, value: call.provider.name))
         let total = ContinuousClock.now - call.started
         stats.missLatency.record(total)
-        accessLog.record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status, outcome: .miss,
+        record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status, outcome: .miss,
                          provider: call.provider.name, model: call.model, key: key, upstream: answer.upstreamElapsed, total: total, tokens: 0)
         return Response(status: .init(code: upstreamHead.status), headers: headers, body: .init(byteBuffer: body))
     }

@@ -28,11 +28,13 @@ public final class ProxyEngine: Sendable {
     let namespaces: NamespaceDeriver
     let logger: Logger
     let accessLog: AccessLog
+    let metrics: PrometheusExporter
     public let semantic: SemanticTier?
     let clock: any ParrotClock
 
     init(config: ProxyConfig, secrets: Secrets, providers: [String: Provider], tiers: CacheTiers, stats: Stats,
-         namespaces: NamespaceDeriver, semantic: SemanticTier?, logger: Logger, clock: any ParrotClock = SystemClock()) throws {
+         namespaces: NamespaceDeriver, semantic: SemanticTier?, metrics: PrometheusExporter, logger: Logger,
+         clock: any ParrotClock = SystemClock()) throws {
         self.clock = clock
         self.config = config
         self.secrets = secrets
@@ -46,6 +48,16 @@ public final class ProxyEngine: Sendable {
         self.semantic = semantic
         self.logger = logger
         self.accessLog = AccessLog(logger: logger)
+        self.metrics = metrics
+    }
+
+    /// The Record stage: once per request, after its body was written — the duration histogram
+    /// and the access line.
+    func record(method: HTTPRequest.Method, path: String, status: Int, outcome: Stats.Outcome?, provider: String,
+                model: String, key: CacheKey?, upstream: Duration?, total: Duration, tokens: Int) {
+        metrics.observeRequest(outcome: outcome, duration: total)
+        accessLog.record(method: method, path: path, status: status, outcome: outcome, provider: provider,
+                         model: model, key: key, upstream: upstream, total: total, tokens: tokens)
     }
 
     static let cacheHeader = HTTPField.Name("X-Parrot-Cache")!

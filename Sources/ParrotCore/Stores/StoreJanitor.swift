@@ -53,6 +53,8 @@ struct StoreJanitor: Service {
         do {
             let removed = try await tiers.store.evict(maxBytes: config.maxBytes, now: Date().timeIntervalSince1970, staleSeconds: config.staleIfErrorSeconds)
             if removed > 0 { logger.info("evicted cache entries", metadata: ["count": "\(removed)"]) }
+        } catch is CancellationError {
+            // Shutting down (or start-up failed, e.g. the port was taken): nothing to report.
         } catch {
             logger.warning("eviction failed", metadata: ["error": "\(error)"])
         }

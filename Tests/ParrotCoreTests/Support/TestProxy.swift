@@ -29,6 +29,7 @@ final class TestProxy: @unchecked Sendable {
         secrets: Secrets = Secrets(),
         logger customLogger: Logger? = nil,
         clock: any ParrotClock = SystemClock(),
+        historyClock: any Clock<Duration> = ContinuousClock(),
         configure: (inout ProxyConfig) -> Void = { _ in }
     ) async throws -> TestProxy {
         let mock: MockUpstream
@@ -45,7 +46,7 @@ final class TestProxy: @unchecked Sendable {
         var logger = customLogger ?? Logger(label: "parrot-test") { label in logs.handler(label: label) }
         if customLogger == nil { logger.logLevel = .info }
         let ports = AsyncStream<Int>.makeStream()
-        let app = try await buildApplication(config: config, secrets: secrets, logger: logger, clock: clock) { port in
+        let app = try await buildApplication(config: config, secrets: secrets, logger: logger, clock: clock, historyClock: historyClock) { port in
             ports.continuation.yield(port)
             ports.continuation.finish()
         }
