@@ -63,12 +63,10 @@ struct StoreJanitor: Service {
 /// order, and the HTTP server is the last one started).
 struct UpstreamClientsService: Service {
     let providers: [Provider]
-    let store: any CacheStore
 
     func run() async throws {
         try? await gracefulShutdown()
         for provider in providers { try? await provider.client.shutdown() }
-        try? await store.close()
     }
 }
 
