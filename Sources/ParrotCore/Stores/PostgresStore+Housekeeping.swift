@@ -24,9 +24,16 @@ extension PostgresStore {
         }
     }
 
+    /// Bumps the generation every process polls, and announces it to every listening process
+    /// (`PostgresClearListener`). PostgreSQL delivers the notification when the transaction
+    /// commits, so nobody hears of a clear that rolled back.
     static func bumpClearGeneration(_ connection: PostgresConnection, logger: Logger) async throws {
+        let generation = try await single(Int.self, connection.query("""
+            UPDATE parrot_meta SET value = (value::bigint + 1)::text WHERE name = 'clear_generation'
+            RETURNING value::bigint
+            """, logger: logger)) ?? 0
         try await connection.query(
-            "UPDATE parrot_meta SET value = (value::bigint + 1)::text WHERE name = 'clear_generation'", logger: logger)
+            "SELECT pg_notify(\(PostgresClearListener.channel), \(String(generation)))", logger: logger)
     }
 
     /// Any fixed number: the advisory lock that lets one replica at a time evict.

@@ -14,11 +14,13 @@ import Synchronization
 ///   it; the janitor's 1 s poll is such a call, so caching resumes by itself when it is back
 ///   (PostgresNIO's pool retries new connections with a growing backoff, capped at 60 s, so
 ///   after a long outage that can take up to a minute).
-/// - Clears reach other processes through the clear generation the janitor polls every second.
+/// - Clears reach other processes at once through `NOTIFY` (`PostgresClearListener`), and within
+///   a second, through the clear generation the janitor polls, when a notification is lost.
 /// - Migrations run under an advisory lock, so replicas that start together migrate once.
 public final class PostgresStore: CacheStore {
     let client: PostgresClient
     private let runner: Task<Void, Never>
+    private let clearListener: PostgresClearListener
     let logger: Logger
     let reachability = Mutex(StoreReachabilityStateMachine())
     let isClosed = Atomic<Bool>(false)
@@ -36,9 +38,10 @@ public final class PostgresStore: CacheStore {
         static let bulk = Budget(lease: .seconds(2), total: .seconds(60))
     }
 
-    private init(client: PostgresClient, runner: Task<Void, Never>, location: String, logger: Logger) {
+    private init(client: PostgresClient, runner: Task<Void, Never>, clearListener: PostgresClearListener, location: String, logger: Logger) {
         self.client = client
         self.runner = runner
+        self.clearListener = clearListener
         self.location = location
         self.logger = logger
     }
@@ -100,7 +103,21 @@ public final class PostgresStore: CacheStore {
         // write the last hit counts; `close()` ends it.
         let runner = Task.detached { await client.run() }
         logger.info("PostgreSQL store ready", metadata: ["url": "\(target.redacted)"])
-        return PostgresStore(client: client, runner: runner, location: target.redacted, logger: logger)
+        var listenerConfiguration = check
+        listenerConfiguration.options.additionalStartupParameters = [("application_name", PostgresClearListener.applicationName)]
+        var listenerLogger = logger
+        listenerLogger[metadataKey: "component"] = "postgres-clear-listener"
+        let clearListener = PostgresClearListener(configuration: listenerConfiguration, logger: listenerLogger)
+        return PostgresStore(
+            client: client, runner: runner, clearListener: clearListener,
+            location: target.redacted, logger: logger
+        )
+    }
+
+    /// A hint after every clear or import by any process, through `LISTEN` on a connection of its
+    /// own; see `PostgresClearListener`.
+    public func clearHints() -> AsyncStream<Void> {
+        clearListener.hints()
     }
 
     /// Ends the pool; later calls throw. Safe to call more than once.
