@@ -87,8 +87,11 @@ extension PostgresStore {
                        COALESCE(SUM(completion_tokens), 0)::bigint
                 FROM parrot_entries
                 """, logger: logger)
-            for try await (n, b, r, h, p, c) in rows.decode((Int, Int, Int, Int, Int, Int).self) {
-                return StoreSummary(entries: n, bytes: b, rawBytes: r, hits: h, promptTokens: p, completionTokens: c, path: location)
+            for try await (entries, bytes, rawBytes, hits, promptTokens, completionTokens) in rows.decode((Int, Int, Int, Int, Int, Int).self) {
+                return StoreSummary(
+                    entries: entries, bytes: bytes, rawBytes: rawBytes, hits: hits, promptTokens: promptTokens,
+                    completionTokens: completionTokens, path: location
+                )
             }
             return StoreSummary(path: location)
         }
