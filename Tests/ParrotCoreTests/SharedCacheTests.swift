@@ -28,9 +28,11 @@ final class SharedCacheTests: XCTestCase {
     }
 
     func testClearThroughOneInstanceEmptiesTheOthersMemoryWithinASecond() async throws {
-        try await withSharedProxies { _, proxies in
+        try await withSharedProxies { database, proxies in
             let (a, b) = (proxies[0], proxies[1])
             _ = try await a.chat("Clear me")
+            let landed = try await storedEntries(in: database, reach: 1)
+            XCTAssertTrue(landed, "the answer reaches the shared store (its write follows the reply)")
             let warm = try await b.chat("Clear me")
             XCTAssertEqual(warm.cache, "HIT", "now in the second instance's memory tier too")
 
