@@ -95,7 +95,8 @@ public func buildApplication(
         logger: logger
     )
     application.addServices(
-        UpstreamClientsService(providers: Array(providers.values), store: store),
+        UpstreamClientsService(providers: Array(providers.values)),
+        StoreClosingService(store: store),
         StoreJanitor(tiers: tiers, config: config.cache, semantic: semantic, logger: logger),
         StatsHistorySampler(history: history, clock: historyClock)
     )

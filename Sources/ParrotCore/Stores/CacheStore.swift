@@ -24,12 +24,24 @@ public protocol CacheStore: Sendable {
     func namespaceSecret(proposed: String) async throws -> String
     /// A number that changes on every clear, polled so other processes drop their memory tier.
     func clearGeneration() async throws -> Int
+    /// Yields as soon as a clear by any process may have changed `clearGeneration()`, for a
+    /// store that can tell (PostgreSQL: LISTEN/NOTIFY). A hint, not a guarantee: it may fire when
+    /// nothing changed and misses clears while its connection is down, so callers keep polling.
+    /// Ends (or never starts) when the store cannot tell; stops when the caller stops iterating.
+    func clearHints() -> AsyncStream<Void>
     /// Entries carrying a semantic record, created at or after `since` (oldest first), for
     /// building the semantic index on start and picking up other processes' entries.
     func semanticRows(since: Double, limit: Int) async throws -> [SemanticIndexRow]
     /// Cheap liveness check for `/readyz`.
     func ping() async throws
     func close() async throws
+}
+
+extension CacheStore {
+    /// No hints: the store's clears are seen through the poll alone.
+    public func clearHints() -> AsyncStream<Void> {
+        AsyncStream { $0.finish() }
+    }
 }
 
 public struct HitTally: Sendable, Equatable {

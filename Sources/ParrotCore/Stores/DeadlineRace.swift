@@ -81,3 +81,16 @@ final class DeadlineRace<T: Sendable>: Sendable {
         continuation.resume(with: outcome)
     }
 }
+
+/// Runs `body`, throwing `onTimeout()` if it has not finished after `duration`; the body is
+/// cancelled then, and not waited for.
+func withDeadline<T: Sendable>(
+    _ duration: Duration,
+    onTimeout: @escaping @Sendable () -> any Error,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await DeadlineRace.run(body, deadline: {
+        try await Task.sleep(for: duration)
+        throw onTimeout()
+    })
+}

@@ -1,11 +1,14 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Background upkeep of the cache, as a lifecycle service: every second it checks the store's
 /// clear generation (so a clear made by another process empties this memory tier within 1 s),
-/// every 2 s it adds semantic entries other processes stored, every 5 s it writes batched hit counts back, every 30 s (or once new answers add up to 5 % of the bound) it evicts past `cache.max_bytes`.
-/// On shutdown it writes the last hit counts.
+/// and at once when the store hints that a clear happened (PostgreSQL's NOTIFY: well under a
+/// second); every 2 s it adds semantic entries other processes stored, every 5 s it writes
+/// batched hit counts back, every 30 s (or once new answers add up to 5 % of the bound) it evicts
+/// past `cache.max_bytes`. On shutdown it finishes the round under way and writes the last hit counts.
 struct StoreJanitor: Service {
     let tiers: CacheTiers
     let config: CacheConfig
@@ -17,23 +20,34 @@ struct StoreJanitor: Service {
         var tick = 0
         await evict()
         await semantic?.sync(from: tiers.store)
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
-            } catch {
-                break
+        let wakeups = JanitorWakeups()
+        let store = tiers.store
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(1))) != nil { wakeups.ticked() }
             }
-            tick += 1
-            if let current = try? await tiers.store.clearGeneration(), current != generation {
-                generation = current
-                tiers.memory.clear()
-                semantic?.index.removeAll()
-                logger.info("cache cleared elsewhere; memory tier dropped")
+            group.addTask {
+                for await _ in store.clearHints() { wakeups.clearHinted() }
             }
-            if tick % 2 == 0 { await semantic?.sync(from: tiers.store) }
-            if tick % 5 == 0 { await flushHits() }
-            // Every 30 s, or as soon as new answers add up to 5 % of the bound.
-            if tick % 30 == 0 || tiers.bytesSinceEviction.load(ordering: .relaxed) > config.maxBytes / 20 { await evict() }
+            await withGracefulShutdownHandler {
+                for await wakeup in wakeups.rounds {
+                    if let current = try? await tiers.store.clearGeneration(), current != generation {
+                        generation = current
+                        tiers.memory.clear()
+                        semantic?.index.removeAll()
+                        logger.info("cache cleared elsewhere; memory tier dropped")
+                    }
+                    guard wakeup.ticked else { continue }
+                    tick += 1
+                    if tick % 2 == 0 { await semantic?.sync(from: tiers.store) }
+                    if tick % 5 == 0 { await flushHits() }
+                    // Every 30 s, or as soon as new answers add up to 5 % of the bound.
+                    if tick % 30 == 0 || tiers.bytesSinceEviction.load(ordering: .relaxed) > config.maxBytes / 20 { await evict() }
+                }
+            } onGracefulShutdown: {
+                wakeups.finish()
+            }
+            group.cancelAll()
         }
         await flushHits()
     }
@@ -61,16 +75,58 @@ struct StoreJanitor: Service {
     }
 }
 
+/// Why the janitor wakes: the second's tick, a hint that a clear happened, or both. Coalesced,
+/// so a slow round (an eviction) never leaves a backlog of rounds behind it.
+private final class JanitorWakeups: Sendable {
+    struct Wakeup {
+        var ticked = false
+        var clearHinted = false
+    }
+
+    private let pending = Mutex(Wakeup())
+    private let bell: AsyncStream<Void>
+    private let ring: AsyncStream<Void>.Continuation
+
+    init() {
+        (bell, ring) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// One element per round, with every reason gathered since the last; ends after `finish()`.
+    var rounds: AsyncCompactMapSequence<AsyncStream<Void>, Wakeup> {
+        bell.compactMap { [self] in takePending() }
+    }
+
+    /// Nil when an earlier round already took what this ring announced.
+    private func takePending() -> Wakeup? {
+        pending.withLock { pending in
+            defer { pending = Wakeup() }
+            return pending.ticked || pending.clearHinted ? pending : nil
+        }
+    }
+
+    func ticked() {
+        pending.withLock { $0.ticked = true }
+        ring.yield()
+    }
+
+    func clearHinted() {
+        pending.withLock { $0.clearHinted = true }
+        ring.yield()
+    }
+
+    func finish() {
+        ring.finish()
+    }
+}
+
 /// Shuts the provider clients down after the server has drained (services stop in reverse
 /// order, and the HTTP server is the last one started).
 struct UpstreamClientsService: Service {
     let providers: [Provider]
-    let store: any CacheStore
 
     func run() async throws {
         try? await gracefulShutdown()
         for provider in providers { try? await provider.client.shutdown() }
-        try? await store.close()
     }
 }
 
