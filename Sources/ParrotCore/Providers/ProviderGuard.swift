@@ -50,11 +50,13 @@ public final class ProviderGuard: Sendable {
             do {
                 let response = try await client.send(request)
                 observeLimits(response.head)
-                let failed = response.head.status >= 500 || response.head.status == 429
                 // An answer's outcome is known when its body ends: a provider that sends heads and
                 // then cuts every body must still trip the breaker.
-                guard failed else { return UpstreamResponse(head: response.head, body: ReportingBody(base: response.body, outcome: BodyOutcome(self))) }
-                record(failure: response.head.status >= 500)
+                guard response.head.isProviderFailure else {
+                    return UpstreamResponse(head: response.head, body: ReportingBody(base: response.body, outcome: BodyOutcome(self)))
+                }
+                // A 429 is the provider pacing Parrot, not failing: retried, never a breaker failure.
+                record(failure: response.head.status != 429)
                 stats?.errors.add(1, ordering: .relaxed)
                 let retryAfter = response.head.header("retry-after").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard canRetry, await pause(attempt: attempt, retryAfter: retryAfter, deadline: deadline) else { return response }

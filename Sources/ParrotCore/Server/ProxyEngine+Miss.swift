@@ -164,7 +164,7 @@ extension ProxyEngine {
             answer.publishHead(.failure(error))
             return
         }
-        if response.head.status >= 500 || response.head.status == 429 {
+        if response.head.isProviderFailure {
             // Retries are exhausted: let the client path try a stale answer or the fallback
             // before relaying this error as it came.
             var body: [UInt8] = []
@@ -271,7 +271,7 @@ extension ProxyEngine {
         case .breakerOpen, .upstreamUnreachable, .upstreamTimeout, .upstreamStatus: break
         default: return nil
         }
-        if case .upstreamStatus(let answer) = error, answer.status < 500, answer.status != 429 { return nil }
+        if case .upstreamStatus(let answer) = error, !UpstreamHead.isProviderFailure(status: answer.status) { return nil }
         if config.cache.enabled, call.policy.store || call.policy.lookup {
             let now = now()
             switch await lookup(key, for: call, maxAge: nil) {
