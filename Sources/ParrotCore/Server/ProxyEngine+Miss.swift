@@ -155,9 +155,9 @@ extension ProxyEngine {
         let upstreamStarted = ContinuousClock.now
         let response: UpstreamResponse
         do {
-            response = try await call.provider.guardrail.send(
+            response = try await call.provider.upstream.send(
                 upstreamRequest(call.request, provider: call.provider, body: .bytes(call.body)),
-                via: call.provider.client, retryable: true, estimatedTokens: call.estimatedTokens,
+                retryable: true, estimatedTokens: call.estimatedTokens,
                 deadline: call.started + .milliseconds(config.server.requestTimeoutMs)
             )
         } catch {
@@ -235,7 +235,7 @@ extension ProxyEngine {
             answer.finish()
             return
         }
-        call.provider.guardrail.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
+        call.provider.upstream.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
         let storeKey = mode == .sse && call.endpoint.convertsBetweenModes && !verdict.hasUsage ? key.besideForStreams : key
         let now = now()
         let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[call.endpoint.configName] ?? config.cache.ttlSeconds
