@@ -430,4 +430,135 @@ final class SemanticTierTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(stats["semantic"]?["embedding_errors"]?.intValue ?? 0, 1)
         await proxy.stop()
     }
+
+    // MARK: embedding calls through the provider's guard
+
+    /// A semantic proxy whose embeddings come from a provider of their own, `embedder`, on a mock
+    /// of its own, so that provider's counters and that mock's count see embedding calls only;
+    /// chat goes to `openai` on the proxy's mock. Both mocks and Parrot are stopped whether the
+    /// test passes or fails.
+    private func withEmbeddingProvider(
+        _ configureProvider: (inout ProviderConfig) -> Void = { _ in },
+        semantic configureSemantic: (inout SemanticConfig) -> Void = { _ in },
+        _ body: (TestProxy, MockUpstream) async throws -> Void
+    ) async throws {
+        let embeddings = try await MockUpstream.start()
+        do {
+            try await withProxy(configure: { config in
+                var provider = ProviderConfig()
+                provider.baseURL = embeddings.baseURL
+                provider.apiKeyEnv = ""
+                provider.models = ["embedding-only"]
+                configureProvider(&provider)
+                config.providers["embedder"] = provider
+                config.semantic.enabled = true
+                config.semantic.model = "text-embedding-3-small"
+                config.semantic.embeddingProvider = "embedder"
+                configureSemantic(&config.semantic)
+            }) { proxy in
+                try await body(proxy, embeddings)
+            }
+        } catch {
+            await embeddings.stop()
+            throw error
+        }
+        await embeddings.stop()
+    }
+
+    private func assertPlainMiss(_ reply: TestProxy.Reply, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(reply.status, 200, message, file: file, line: line)
+        XCTAssertEqual(reply.cache, "MISS", message, file: file, line: line)
+    }
+
+    func testAnOpenBreakerKeepsTheSemanticTierFromCallingItsEmbeddingProvider() async throws {
+        try await withEmbeddingProvider({ provider in
+            provider.maxRetries = 0
+            provider.breaker.failureThreshold = 2
+        }) { proxy, embeddings in
+            // The embedding provider's breaker opens on its own chat failures (no embedding
+            // call is involved: the semantic tier is off for these).
+            for i in 0..<2 {
+                let failed = try await proxy.chat("failing request \(i)", model: "embedding-only",
+                                                  headers: [("x-mock-status", "500"), ("x-parrot-semantic", "off")])
+                XCTAssertEqual(failed.status, 500)
+            }
+            let state = try await proxy.stats()["providers"]?["embedder"]?["breaker"]?["state"]?.stringValue
+            XCTAssertEqual(state, "open")
+            embeddings.resetCounters()
+            assertPlainMiss(try await proxy.chat("tell me about parrots"))
+            XCTAssertEqual(embeddings.requestCount(path: "/v1/embeddings"), 0, "the open breaker is obeyed by embedding calls")
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["semantic"]?["embedding_errors"]?.intValue, 1)
+            XCTAssertEqual(stats["providers"]?["embedder"]?["requests"]?.intValue, 2, "only the two chat calls reached the provider")
+        }
+    }
+
+    func testEmbeddingCallsCountAgainstTheirProvidersRequestsPerMinute() async throws {
+        try await withEmbeddingProvider({ provider in
+            provider.rpm = 2
+            provider.maxQueueWaitMs = 0
+        }) { proxy, embeddings in
+            for prompt in ["tell me about parrots", "tell me about owls", "tell me about crows"] {
+                assertPlainMiss(try await proxy.chat(prompt), prompt)
+            }
+            XCTAssertEqual(embeddings.requestCount(path: "/v1/embeddings"), 2, "the third embedding call is refused by the limiter")
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["providers"]?["embedder"]?["rate_limited"]?.intValue, 1)
+            XCTAssertEqual(stats["providers"]?["embedder"]?["limits"]?["remaining_requests"]?.intValue, 0)
+            XCTAssertEqual(stats["semantic"]?["embedding_errors"]?.intValue, 1)
+        }
+    }
+
+    /// A queue longer than `semantic.timeout_ms` is not waited in: the call is refused at once.
+    func testAnEmbeddingCallIsNotQueuedPastItsTimeout() async throws {
+        try await withEmbeddingProvider({ provider in
+            provider.rpm = 1
+            provider.maxQueueWaitMs = 120_000
+        }) { proxy, embeddings in
+            assertPlainMiss(try await proxy.chat("tell me about parrots"))
+            assertPlainMiss(try await proxy.chat("tell me about owls"), "its turn would come in a minute")
+            XCTAssertEqual(embeddings.requestCount(path: "/v1/embeddings"), 1)
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["providers"]?["embedder"]?["rate_limited"]?.intValue, 1)
+            XCTAssertEqual(stats["providers"]?["embedder"]?["errors"]?.intValue, 0, "refused, not timed out")
+        }
+    }
+
+    func testAFailingEmbeddingCallIsCountedInItsProvidersErrors() async throws {
+        try await withEmbeddingProvider({ $0.maxRetries = 0 }) { proxy, embeddings in
+            embeddings.setDefaultBehaviour(.status(500))
+            assertPlainMiss(try await proxy.chat("tell me about parrots"))
+            XCTAssertEqual(embeddings.requestCount(path: "/v1/embeddings"), 1)
+            let stats = try await proxy.stats()
+            let embedder = stats["providers"]?["embedder"]
+            XCTAssertEqual(embedder?["requests"]?.intValue, 1)
+            XCTAssertEqual(embedder?["errors"]?.intValue, 1)
+            XCTAssertEqual(embedder?["breaker"]?["failures"]?.intValue, 1)
+            XCTAssertEqual(stats["semantic"]?["embedding_errors"]?.intValue, 1)
+        }
+    }
+
+    func testAFailedEmbeddingCallIsRetriedLikeOtherCacheableCalls() async throws {
+        try await withEmbeddingProvider({ $0.maxRetries = 1 }) { proxy, embeddings in
+            embeddings.enqueue(.status(503))
+            assertPlainMiss(try await proxy.chat("tell me about parrots"))
+            XCTAssertEqual(embeddings.requestCount(path: "/v1/embeddings"), 2, "one failure, one retry")
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["semantic"]?["embedding_errors"]?.intValue, 0, "the retry answered")
+            XCTAssertEqual(stats["providers"]?["embedder"]?["errors"]?.intValue, 1)
+        }
+    }
+
+    /// `semantic.timeout_ms` bounds the wait for the head (a provider that never answers) and
+    /// for the body (one that answers its head, then drips).
+    func testASlowEmbeddingProviderIsAPlainMiss() async throws {
+        try await withEmbeddingProvider(semantic: { $0.timeoutMs = 200 }) { proxy, embeddings in
+            embeddings.enqueue(.stall)
+            assertPlainMiss(try await proxy.chat("tell me about parrots"), "no head")
+            embeddings.enqueue(.slowDrip(chunkDelayMs: 5_000))
+            assertPlainMiss(try await proxy.chat("tell me about owls"), "a head, then a slow body")
+            let stats = try await proxy.stats()
+            XCTAssertEqual(stats["semantic"]?["embedding_errors"]?.intValue, 2)
+        }
+    }
 }

@@ -68,9 +68,9 @@ struct StatsReport {
                 ("requests", .int(counters?.requests.load(ordering: .relaxed) ?? 0)),
                 ("errors", .int(counters?.errors.load(ordering: .relaxed) ?? 0)),
                 ("rate_limited", .int(counters?.rateLimited.load(ordering: .relaxed) ?? 0)),
-                ("breaker", provider.guardrail.breakerReport()),
-                ("limits", provider.guardrail.limitsReport()),
-                ("pool", .object([("in_flight", .int(provider.client.inFlight)), ("max_connections", .int(provider.config.maxConnections))])),
+                ("breaker", provider.upstream.breakerReport()),
+                ("limits", provider.upstream.limitsReport()),
+                ("pool", .object([("in_flight", .int(provider.upstream.inFlight)), ("max_connections", .int(provider.config.maxConnections))])),
             ]))
         }
 

@@ -1,23 +1,22 @@
 import Foundation
 import Logging
 
-/// A configured provider at run time: its client (one pool for the process), the key Parrot
-/// injects (if any) and its guard.
+/// A configured provider at run time: the key Parrot injects (if any) and the only way to it,
+/// its guarded transport (one connection pool for the process).
 public final class Provider: Sendable {
     public let name: String
     public let config: ProviderConfig
-    public let client: any UpstreamClient
     /// From `api_key_env`; nil means the client's own `Authorization` is forwarded.
     let apiKey: String?
-    let guardrail: ProviderGuard
+    let upstream: GuardedUpstream
 
     init(name: String, config: ProviderConfig, client: any UpstreamClient, apiKey: String?, stats: Stats.ProviderCounters?, logger: Logger,
          clock: any ParrotClock = SystemClock()) {
         self.name = name
         self.config = config
-        self.client = client
         self.apiKey = apiKey
-        self.guardrail = ProviderGuard(provider: name, config: config, stats: stats, logger: logger, clock: { clock.monotonic })
+        self.upstream = GuardedUpstream(provider: name, config: config, transport: client, stats: stats, logger: logger,
+                                        clock: { clock.monotonic })
     }
 
     /// `base_url` + the request path without its leading `/v1` + the query.

@@ -58,6 +58,13 @@ public struct UpstreamHead: Sendable {
     }
 
     public var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// A 5xx or a 429: the provider could not answer. Counted in its `errors`, retried, and
+    /// the moment for a stale answer or the fallback once retries are exhausted; a 5xx is also
+    /// a breaker failure (a 429 is the provider pacing Parrot, not failing).
+    public var isProviderFailure: Bool { Self.isProviderFailure(status: status) }
+
+    static func isProviderFailure(status: Int) -> Bool { status >= 500 || status == 429 }
 }
 
 public struct UpstreamResponse: Sendable {

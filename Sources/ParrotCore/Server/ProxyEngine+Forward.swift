@@ -50,8 +50,8 @@ extension ProxyEngine {
                        outcome: Stats.Outcome?, method: HTTPRequest.Method, path: String, model: String) async -> Response {
         let response: UpstreamResponse
         do {
-            response = try await provider.guardrail.send(request, via: provider.client, retryable: retryable,
-                                                         estimatedTokens: estimatedTokens, deadline: started + .milliseconds(config.server.requestTimeoutMs))
+            response = try await provider.upstream.send(request, retryable: retryable, estimatedTokens: estimatedTokens,
+                                                        deadline: started + .milliseconds(config.server.requestTimeoutMs))
         } catch {
             return error.response
         }

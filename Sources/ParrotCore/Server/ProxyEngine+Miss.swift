@@ -155,16 +155,16 @@ extension ProxyEngine {
         let upstreamStarted = ContinuousClock.now
         let response: UpstreamResponse
         do {
-            response = try await call.provider.guardrail.send(
+            response = try await call.provider.upstream.send(
                 upstreamRequest(call.request, provider: call.provider, body: .bytes(call.body)),
-                via: call.provider.client, retryable: true, estimatedTokens: call.estimatedTokens,
+                retryable: true, estimatedTokens: call.estimatedTokens,
                 deadline: call.started + .milliseconds(config.server.requestTimeoutMs)
             )
         } catch {
             answer.publishHead(.failure(error))
             return
         }
-        if response.head.status >= 500 || response.head.status == 429 {
+        if response.head.isProviderFailure {
             // Retries are exhausted: let the client path try a stale answer or the fallback
             // before relaying this error as it came.
             var body: [UInt8] = []
@@ -235,7 +235,7 @@ extension ProxyEngine {
             answer.finish()
             return
         }
-        call.provider.guardrail.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
+        call.provider.upstream.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
         let storeKey = mode == .sse && call.endpoint.convertsBetweenModes && !verdict.hasUsage ? key.besideForStreams : key
         let now = now()
         let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[call.endpoint.configName] ?? config.cache.ttlSeconds
@@ -271,7 +271,7 @@ extension ProxyEngine {
         case .breakerOpen, .upstreamUnreachable, .upstreamTimeout, .upstreamStatus: break
         default: return nil
         }
-        if case .upstreamStatus(let answer) = error, answer.status < 500, answer.status != 429 { return nil }
+        if case .upstreamStatus(let answer) = error, !UpstreamHead.isProviderFailure(status: answer.status) { return nil }
         if config.cache.enabled, call.policy.store || call.policy.lookup {
             let now = now()
             switch await lookup(key, for: call, maxAge: nil) {

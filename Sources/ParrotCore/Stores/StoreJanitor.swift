@@ -126,7 +126,7 @@ struct UpstreamClientsService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        for provider in providers { try? await provider.client.shutdown() }
+        for provider in providers { try? await provider.upstream.shutdown() }
     }
 }
 

@@ -15,7 +15,13 @@ public protocol ParrotClock: Sendable {
 public struct SystemClock: ParrotClock {
     public init() {}
     public var now: Double { Date().timeIntervalSince1970 }
-    public var monotonic: Double { ProviderGuard.monotonicSeconds() }
+    public var monotonic: Double { Self.monotonicSeconds() }
+
+    public static let monotonicSeconds: @Sendable () -> Double = {
+        let d = ContinuousClock.now - SystemClock.epoch
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+    static let epoch = ContinuousClock.now
 }
 
 /// A clock that moves only when told to, for tests: TTL expiry, breaker windows and rate-limit

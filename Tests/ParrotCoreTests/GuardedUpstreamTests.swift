@@ -7,7 +7,7 @@ import XCTest
 
 /// The provider guard end to end: a real Parrot in front of a real mock upstream that is told
 /// to fail, rate-limit or cut a stream; the mock's counters say what reached the provider.
-final class ProviderGuardTests: XCTestCase {
+final class GuardedUpstreamTests: XCTestCase {
     private static let chatPath = "/v1/chat/completions"
 
     /// A breaker that opens after `threshold` consecutive failures, with no retries so each

@@ -3,31 +3,30 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// Protects one provider: rate limits (RPM/TPM) → circuit breaker → retries. Connection
-/// failures, 429 and 5xx are retried with exponential backoff and full jitter, honouring
-/// `Retry-After`, and only before anything was relayed to a client (a retry happens before
-/// the head is published). The state machines are pure; this driver holds them under a
-/// `Mutex` and never across an `await`.
-public final class ProviderGuard: Sendable {
+/// The only way to a provider: its transport, wrapped in rate limits (RPM/TPM) → circuit
+/// breaker → retries. Every call goes through here — chat, completions, pass-through and the
+/// semantic tier's embeddings — so each one counts against the provider's limits, obeys and
+/// feeds its breaker and shows in its `/stats` counters. Connection failures, 429 and 5xx are
+/// retried with exponential backoff and full jitter, honouring `Retry-After`, and only before
+/// anything was relayed to a client (a retry happens before the head is published). The state
+/// machines are pure; this driver holds them under a `Mutex` and never across an `await`.
+public final class GuardedUpstream: Sendable {
     let provider: String
     let config: ProviderConfig
     let stats: Stats.ProviderCounters?
     let logger: Logger
     let clock: @Sendable () -> Double
+    private let transport: any UpstreamClient
     private let breaker: Mutex<CircuitBreakerStateMachine>
     private let limiter: Mutex<RateLimiterStateMachine>
     /// Longest `Retry-After` Parrot will wait for before retrying.
     static let maxRetryAfterSeconds = 10.0
 
-    public static let monotonicSeconds: @Sendable () -> Double = {
-        let d = ContinuousClock.now - ProviderGuard.epoch
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-    static let epoch = ContinuousClock.now
-
-    init(provider: String, config: ProviderConfig, stats: Stats.ProviderCounters?, logger: Logger, clock: @escaping @Sendable () -> Double = ProviderGuard.monotonicSeconds) {
+    init(provider: String, config: ProviderConfig, transport: any UpstreamClient, stats: Stats.ProviderCounters?, logger: Logger,
+         clock: @escaping @Sendable () -> Double = SystemClock.monotonicSeconds) {
         self.provider = provider
         self.config = config
+        self.transport = transport
         self.stats = stats
         self.logger = logger
         self.clock = clock
@@ -35,10 +34,18 @@ public final class ProviderGuard: Sendable {
         self.limiter = Mutex(RateLimiterStateMachine(rpm: config.rpm, tpm: config.tpm, maxQueueWaitMs: config.maxQueueWaitMs, now: clock()))
     }
 
+    /// Connections to the provider in use right now, for `/stats`.
+    var inFlight: Int { transport.inFlight }
+
+    /// Closes the provider's connection pool; at shutdown only.
+    func shutdown() async throws { try await transport.shutdown() }
+
     /// - Parameters:
     ///   - retryable: false for requests whose body can't be re-sent or must not be repeated.
     ///   - estimatedTokens: the request's token estimate for the TPM bucket.
-    func send(_ request: UpstreamRequest, via client: any UpstreamClient, retryable: Bool, estimatedTokens: Int,
+    ///   - deadline: bounds every wait here (the rate limiter's queue, backoff, the head);
+    ///     not the body, which the provider's `timeout_ms` between reads bounds.
+    func send(_ request: UpstreamRequest, retryable: Bool, estimatedTokens: Int,
               deadline: ContinuousClock.Instant) async throws(ParrotError) -> UpstreamResponse {
         var request = request
         request.deadline = deadline
@@ -48,13 +55,15 @@ public final class ProviderGuard: Sendable {
             stats?.requests.add(1, ordering: .relaxed)
             let canRetry = retryable && attempt < config.maxRetries
             do {
-                let response = try await client.send(request)
+                let response = try await transport.send(request)
                 observeLimits(response.head)
-                let failed = response.head.status >= 500 || response.head.status == 429
                 // An answer's outcome is known when its body ends: a provider that sends heads and
                 // then cuts every body must still trip the breaker.
-                guard failed else { return UpstreamResponse(head: response.head, body: ReportingBody(base: response.body, outcome: BodyOutcome(self))) }
-                record(failure: response.head.status >= 500)
+                guard response.head.isProviderFailure else {
+                    return UpstreamResponse(head: response.head, body: ReportingBody(base: response.body, outcome: BodyOutcome(self)))
+                }
+                // A 429 is the provider pacing Parrot, not failing: retried, never a breaker failure.
+                record(failure: response.head.status != 429)
                 stats?.errors.add(1, ordering: .relaxed)
                 let retryAfter = response.head.header("retry-after").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 guard canRetry, await pause(attempt: attempt, retryAfter: retryAfter, deadline: deadline) else { return response }
@@ -86,8 +95,18 @@ public final class ProviderGuard: Sendable {
             stats?.rateLimited.add(1, ordering: .relaxed)
             throw .rateLimited(provider: provider, retryAfter: Int(retryAfter.rounded(.up)))
         case .proceed(let wait) where wait > 0:
+            // A turn that comes after the deadline would only be a timeout: refused now, and its
+            // reservation given back (an embedding's `semantic.timeout_ms` is far shorter than
+            // `max_queue_wait_ms`).
+            let turn = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+            guard turn < deadline else {
+                let now = clock()
+                limiter.withLock { $0.requestWithdrawn(estimatedTokens: estimatedTokens, now: now) }
+                stats?.rateLimited.add(1, ordering: .relaxed)
+                throw .rateLimited(provider: provider, retryAfter: Int(wait.rounded(.up)))
+            }
             do {
-                try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                try await Task.sleep(until: turn, clock: .continuous)
             } catch {
                 throw .upstreamUnreachable(provider: provider, reason: "cancelled while queued")
             }
@@ -107,10 +126,10 @@ public final class ProviderGuard: Sendable {
     /// read timeout) is a provider error and a breaker failure like a failed connection; one read
     /// to the end, abandoned by its client, or never read is a success (the provider answered).
     final class BodyOutcome: Sendable {
-        private let owner: ProviderGuard
+        private let owner: GuardedUpstream
         private let reported = Atomic<Bool>(false)
 
-        init(_ owner: ProviderGuard) { self.owner = owner }
+        init(_ owner: GuardedUpstream) { self.owner = owner }
 
         func bodyEnded(failed: Bool) {
             guard !reported.exchange(true, ordering: .relaxed) else { return }
