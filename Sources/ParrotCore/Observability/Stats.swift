@@ -46,7 +46,6 @@ public final class Stats: Sendable {
     public let misses = ResettableCount()
     public let bypass = ResettableCount()
     public let stale = ResettableCount()
-    /// Tokens of answers served from cache, for the life of the process (`/metrics`).
 
     public let hitLatency = LatencyHistogram()
     public let missLatency = LatencyHistogram()
@@ -100,7 +99,6 @@ public final class Stats: Sendable {
     /// Past `maxModels` distinct names, further models are counted under `otherModels`:
     /// clients choose model names, and the table must not grow with them.
     public func recordSaved(model: String, promptTokens: Int, completionTokens: Int) {
-        // Past `maxModels` names, further models are counted under `otherModels`.
         func add(_ table: inout [String: Savings]) {
             let name = table.count < Self.maxModels || table[model] != nil ? model : Self.otherModels
             table[name, default: Savings()].promptTokens += promptTokens

@@ -75,7 +75,7 @@ public final class HTTPUpstreamClient: UpstreamClient {
             response = try await client.execute(outbound, timeout: headTimeout)
         } catch {
             active.decrement()
-            throw Self.classify(error, provider: provider)
+            throw Self.classify(error, provider: provider, maxAnswerBytes: maxAnswerBytes)
         }
         let connectionTokens = Set(response.headers["connection"].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
@@ -88,10 +88,11 @@ public final class HTTPUpstreamClient: UpstreamClient {
         return UpstreamResponse(head: head, body: CountedBody(base: response.body, provider: provider, limit: maxAnswerBytes, guardian: guardian))
     }
 
-    static func classify(_ error: any Error, provider: String) -> ParrotError {
+    /// - Parameter maxAnswerBytes: the bound a decompression refusal is reported against.
+    static func classify(_ error: any Error, provider: String, maxAnswerBytes: Int) -> ParrotError {
         if let error = error as? ParrotError { return error }
         if let error = error as? NIOHTTPDecompression.DecompressionError, error == .limit {
-            return .answerTooLarge(provider: provider, limit: 0)
+            return .answerTooLarge(provider: provider, limit: maxAnswerBytes)
         }
         if let error = error as? HTTPClientError {
             switch error {
@@ -148,9 +149,7 @@ struct CountedBody: AsyncSequence, Sendable {
                 return chunk
             } catch {
                 guardian.end()
-                var error = HTTPUpstreamClient.classify(error, provider: provider)
-                if case .answerTooLarge = error { error = .answerTooLarge(provider: provider, limit: limit) }
-                throw error
+                throw HTTPUpstreamClient.classify(error, provider: provider, maxAnswerBytes: limit)
             }
         }
     }

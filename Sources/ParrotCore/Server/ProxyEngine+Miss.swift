@@ -202,7 +202,7 @@ extension ProxyEngine {
             }
         } catch {
             answer.upstreamElapsed = ContinuousClock.now - upstreamStarted
-            let failure = HTTPUpstreamClient.classify(error, provider: call.provider.name)
+            let failure = HTTPUpstreamClient.classify(error, provider: call.provider.name, maxAnswerBytes: call.provider.config.maxAnswerBytes)
             if case .answerTooLarge = failure {
                 logger.warning("answer refused: larger than providers.\(call.provider.name).max_answer_bytes",
                                metadata: ["provider": "\(call.provider.name)", "key": "\(key.prefix)",

@@ -134,7 +134,10 @@ public final class ProxyEngine: Sendable {
         guard config.cache.enabled, policy.store || policy.lookup, model != nil, !background else {
             return await forward(call, outcome: .bypass)
         }
-        let variant = KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: provider.apiKey != nil)
+        // The key's variant differs from the memo's only by the organization and project headers
+        // Parrot drops when it injects its key: no second pass over the headers otherwise.
+        let variant = memoVariant.isEmpty || provider.apiKey == nil
+            ? memoVariant : KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: true)
         let key = CacheKey(endpoint: endpoint, provider: provider.name, model: call.model, namespace: namespace, body: json,
                            streamed: streamed, variant: variant)
         keyMemo.remember(endpoint: endpoint, namespace: namespace, variant: memoVariant, body: body,
