@@ -146,10 +146,7 @@ final class SecretsTests: XCTestCase {
     }
 
     func testSecretsFromTheEnvironmentNeverReachTheProcessLogsEvenAtTrace() async throws {
-        let mock = try await MockUpstream.start()
-        let directory = try makeTemporaryDirectory("parrot-secrets")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let environment = ParrotProcess.environment(mock: mock.baseURL, directory: directory, extra: [
+        let environment = [
             "PARROT_PROVIDERS_OPENAI_API_KEY_ENV": "TEST_PROVIDER_KEY",
             "TEST_PROVIDER_KEY": Self.injectedKey,
             "PARROT_SERVER_ADMIN_TOKEN_ENV": "TEST_ADMIN_TOKEN",
@@ -160,9 +157,8 @@ final class SecretsTests: XCTestCase {
             "PARROT_CACHE_POSTGRES_URL": "postgres://parrot:\(Self.databasePassword)@127.0.0.1:1/parrot",
             "PARROT_LOG_LEVEL": "trace",
             "PARROT_LOG_FORMAT": "json",
-        ])
-        let parrot = try await ParrotProcess.start(directory: directory, environment: environment)
-        do {
+        ]
+        try await withParrotProcess("parrot-secrets", environment: environment) { parrot, mock in
             let base = parrot.baseURL
             func send(_ method: HTTPMethod, _ path: String, body: String? = nil, headers: [(String, String)]) async throws -> String {
                 var request = HTTPClientRequest(url: base + path)
@@ -185,19 +181,15 @@ final class SecretsTests: XCTestCase {
             seen.append(try await send(.GET, "/metrics", headers: []))
             for (i, text) in seen.enumerated() { Self.assertNoSecret(in: text, "answer \(i) of the process") }
             XCTAssertEqual(mock.recordedRequests.first?.header("authorization"), "Bearer \(Self.injectedKey)", "the key from the environment is in use")
-        } catch {
+            // Everything written, the process gone: its log and its store file.
             await parrot.stop()
-            await mock.stop()
-            throw error
-        }
-        await parrot.stop()
-        await mock.stop()
-        let log = parrot.log
-        XCTAssertFalse(log.isEmpty, "trace logging wrote something")
-        Self.assertNoSecret(in: log, "the process log at trace level")
-        for suffix in ["", "-wal"] {
-            if let data = FileManager.default.contents(atPath: directory + "/cache.sqlite" + suffix) {
-                Self.assertNoSecret(in: Array(data), "the SQLite file")
+            let log = parrot.log
+            XCTAssertFalse(log.isEmpty, "trace logging wrote something")
+            Self.assertNoSecret(in: log, "the process log at trace level")
+            for suffix in ["", "-wal"] {
+                if let data = FileManager.default.contents(atPath: parrot.directory + "/cache.sqlite" + suffix) {
+                    Self.assertNoSecret(in: Array(data), "the SQLite file")
+                }
             }
         }
     }
