@@ -81,7 +81,28 @@ enum StatsTable {
         if let unpriced = c["unpriced_models"]?.arrayValue, !unpriced.isEmpty {
             cacheRows.append(["unpriced models", unpriced.compactMap(\.stringValue).joined(separator: ", ")])
         }
+        if let partial = c["partial_hits"]?.intValue {
+            cacheRows.insert(["partial hits", "\(partial)"], at: 5)
+        }
+        if let cached = c["embedding_inputs_cached"]?.intValue, let fetched = c["embedding_inputs_fetched"]?.intValue {
+            cacheRows.append(["embedding inputs", "\(cached) cached, \(fetched) fetched"])
+        }
         lines += Format.table(cacheRows)
+        // The dry run: what the offline misses (only-if-cached, replay mode) would have cost.
+        lines += Format.leftTable([[
+            "offline misses",
+            "\(n(c["offline_misses"])) (would cost ~\(n(c["offline_miss_tokens"])) tokens, \(Format.money(c["offline_miss_cost_usd"]?.doubleValue ?? 0)))",
+        ]])
+        if let endpoints = c["by_endpoint"]?.objectValue, !endpoints.isEmpty {
+            lines.append("")
+            lines.append("By endpoint")
+            var rows = [["", "hits", "misses", "partial", "tokens saved", "cost saved"]]
+            for (path, e) in endpoints {
+                rows.append([path, n(e["hits"]), n(e["misses"]), n(e["partial_hits"]), n(e["tokens_saved"]),
+                             Format.money(e["cost_saved_usd"]?.doubleValue ?? 0)])
+            }
+            lines += Format.table(rows)
+        }
         lines.append("")
         lines.append("Latency (ms)")
         var latency = [["", "count", "p50", "p95", "p99", "max"]]

@@ -184,6 +184,9 @@ final class CLITests: XCTestCase {
                 XCTAssertTrue(stats.output.range(of: #"hits +1\n"#, options: .regularExpression) != nil, stats.output)
                 XCTAssertTrue(stats.output.range(of: #"cost saved +\$0\.\d{2,6}\n"#, options: .regularExpression) != nil, stats.output)
                 XCTAssertTrue(stats.output.range(of: #"stored +[\d.]+ (B|KiB)\n"#, options: .regularExpression) != nil, stats.output)
+                XCTAssertTrue(stats.output.contains("offline misses  0 (would cost ~0 tokens, $0.00)"), stats.output)
+                XCTAssertTrue(stats.output.range(of: #"/v1/chat/completions +1 +1 +0 +\d+ +\$0\.\d{2,6}\n"#, options: .regularExpression) != nil,
+                              stats.output)
             }
             let info = try await parrotAsync(["info", "--port", String(proxy.port)], environment: env, directory: dir)
             XCTAssertTrue(info.output.contains("an instance answers at \(proxy.baseURL)"), info.output)

@@ -34,6 +34,8 @@ enum ConfigSchema {
         "share_across_keys": .bool(\.shareAcrossKeys),
         "namespace_secret_env": .string(\.namespaceSecretEnv),
         "postgres_pool_size": .int(\.postgresPoolSize, min: 1),
+        "mode": .string(\.mode),
+        "samples": .int(\.samples, min: 1, max: 16),
     ] }
 
     /// Endpoint names accepted under `[cache.endpoint_ttl_seconds]`.

@@ -34,6 +34,9 @@ extension ProxyConfig {
         if cache.store == "postgres", cache.postgresUrl.isEmpty {
             throw ConfigError(key: "cache.postgres_url", "required when cache.store = \"postgres\"")
         }
+        guard CacheMode(rawValue: cache.mode) != nil else {
+            throw ConfigError(key: "cache.mode", "must be one of \(CacheMode.names), got \"\(cache.mode)\"")
+        }
         if cache.store == "sqlite", cache.path.isEmpty { throw ConfigError(key: "cache.path", "must not be empty") }
         if providers.isEmpty { throw ConfigError(key: "providers", "at least one provider is needed") }
         guard providers[server.defaultProvider] != nil else {

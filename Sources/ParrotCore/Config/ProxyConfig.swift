@@ -60,7 +60,14 @@ public struct CacheConfig: Sendable, Equatable {
     public var shareAcrossKeys = false
     public var namespaceSecretEnv = ""
     public var postgresPoolSize = 8
+    /// `read_write` | `read_only` | `write_only` | `replay` | `off` (`CacheMode`).
+    public var mode = CacheMode.readWrite.rawValue
+    /// Distinct answers a key keeps by default (sample sets, 1–16; `X-Parrot-Samples` per request).
+    public var samples = 1
     public init() {}
+
+    /// `mode` as a value; validation has refused any other spelling.
+    public var cacheMode: CacheMode { CacheMode(rawValue: mode) ?? .readWrite }
 }
 
 public struct SemanticConfig: Sendable, Equatable {

@@ -113,7 +113,7 @@ final class PrometheusExporter: Sendable {
         let json = report.json()
         let cache = json["cache"]!
         counter("parrot_requests_total", "Requests to /v1/*", lifetime: Double(stats.requests.lifetime))
-        for (name, count) in [("hit", stats.hits), ("semantic", stats.semanticHits), ("miss", stats.misses), ("bypass", stats.bypass), ("stale", stats.stale)] {
+        for (name, count) in [("hit", stats.hits), ("semantic", stats.semanticHits), ("miss", stats.misses), ("bypass", stats.bypass), ("stale", stats.stale), ("offline_miss", stats.offlineMisses)] {
             counter("parrot_cache_requests_total", "Requests by cache outcome", [("outcome", name)], lifetime: Double(count.lifetime))
         }
         let lifetime = report.savings(stats.lifetimeSavingsByModel())

@@ -46,6 +46,23 @@ public final class Stats: Sendable {
     public let misses = ResettableCount()
     public let bypass = ResettableCount()
     public let stale = ResettableCount()
+    /// Offline requests (`only-if-cached`, replay mode) the cache could not answer: the dry run.
+    public let offlineMisses = ResettableCount()
+
+    /// `/stats.cache.by_endpoint`: outcomes per cached endpoint, since the last reset.
+    public final class EndpointCounters: Sendable {
+        /// Exact, semantic and stale answers.
+        public let hits = ResettableCount()
+        public let misses = ResettableCount()
+        public let partialHits = ResettableCount()
+        init() {}
+        func reset() { for count in [hits, misses, partialHits] { count.reset() } }
+    }
+
+    private let endpointCounters: [Endpoint: EndpointCounters] =
+        Dictionary(uniqueKeysWithValues: Endpoint.allCases.map { ($0, EndpointCounters()) })
+
+    public func endpoint(_ endpoint: Endpoint) -> EndpointCounters { endpointCounters[endpoint]! }
 
     public let hitLatency = LatencyHistogram()
     public let missLatency = LatencyHistogram()
@@ -59,7 +76,16 @@ public final class Stats: Sendable {
     }
 
     /// Per-model savings since the last reset (`/stats`) and for the process's life (`/metrics`).
-    private let savings = Mutex<(sinceReset: [String: Savings], lifetime: [String: Savings])>(([:], [:]))
+    private let savings = Mutex<SavingsTables>(SavingsTables())
+
+    private struct SavingsTables {
+        var sinceReset: [String: Savings] = [:]
+        var lifetime: [String: Savings] = [:]
+        /// Since the last reset, per endpoint.
+        var byEndpoint: [Endpoint: [String: Savings]] = [:]
+        /// Offline misses' estimated tokens per model, since the last reset.
+        var offline: [String: Savings] = [:]
+    }
     private let providerCounters: [String: ProviderCounters]
 
     public final class ProviderCounters: Sendable {
@@ -85,7 +111,15 @@ public final class Stats: Sendable {
     /// Upstream calls of every provider, for the life of the process.
     public var upstreamCallsLifetime: Int { providerCounters.values.reduce(0) { $0 + $1.requests.lifetime } }
 
-    public func count(_ outcome: Outcome) {
+    /// Counts an outcome; with its endpoint, also in `by_endpoint` (bypass is not shown there).
+    public func count(_ outcome: Outcome, endpoint: Endpoint? = nil) {
+        if let endpoint, let counters = endpointCounters[endpoint] {
+            switch outcome {
+            case .hit, .semantic, .stale: counters.hits.add(1)
+            case .miss: counters.misses.add(1)
+            case .bypass: break
+            }
+        }
         switch outcome {
         case .hit: hits.add(1, ordering: .relaxed)
         case .semantic: semanticHits.add(1, ordering: .relaxed)
@@ -98,17 +132,28 @@ public final class Stats: Sendable {
     /// Records the tokens an answer served from cache did not cost.
     /// Past `maxModels` distinct names, further models are counted under `otherModels`:
     /// clients choose model names, and the table must not grow with them.
-    public func recordSaved(model: String, promptTokens: Int, completionTokens: Int) {
-        func add(_ table: inout [String: Savings]) {
-            let name = table.count < Self.maxModels || table[model] != nil ? model : Self.otherModels
-            table[name, default: Savings()].promptTokens += promptTokens
-            table[name, default: Savings()].completionTokens += completionTokens
-            table[name, default: Savings()].answers += 1
-        }
+    public func recordSaved(model: String, promptTokens: Int, completionTokens: Int, endpoint: Endpoint? = nil) {
         savings.withLock { tables in
-            add(&tables.sinceReset)
-            add(&tables.lifetime)
+            Self.add(model: model, promptTokens, completionTokens, to: &tables.sinceReset)
+            Self.add(model: model, promptTokens, completionTokens, to: &tables.lifetime)
+            if let endpoint { Self.add(model: model, promptTokens, completionTokens, to: &tables.byEndpoint[endpoint, default: [:]]) }
         }
+    }
+
+    /// Records what an offline miss would have cost had it been fetched (the TPM bucket's
+    /// estimate: prompt characters / 4 in, the requested completion budget out).
+    public func recordOfflineMiss(model: String, promptTokens: Int, completionTokens: Int) {
+        offlineMisses.add(1)
+        savings.withLock { tables in
+            Self.add(model: model, promptTokens, completionTokens, to: &tables.offline)
+        }
+    }
+
+    private static func add(model: String, _ promptTokens: Int, _ completionTokens: Int, to table: inout [String: Savings]) {
+        let name = table.count < Self.maxModels || table[model] != nil ? model : Self.otherModels
+        table[name, default: Savings()].promptTokens += promptTokens
+        table[name, default: Savings()].completionTokens += completionTokens
+        table[name, default: Savings()].answers += 1
     }
 
     /// Model names `/stats` keeps apart (DESIGN.md); the rest share `otherModels`.
@@ -117,6 +162,12 @@ public final class Stats: Sendable {
 
     /// Since the last reset.
     public func savingsByModel() -> [String: Savings] { savings.withLock { $0.sinceReset } }
+
+    /// Since the last reset, for one endpoint.
+    public func savingsByModel(endpoint: Endpoint) -> [String: Savings] { savings.withLock { $0.byEndpoint[endpoint] ?? [:] } }
+
+    /// Offline misses' estimated tokens per model, since the last reset.
+    public func offlineMissesByModel() -> [String: Savings] { savings.withLock { $0.offline } }
 
     /// For the process's life.
     public func lifetimeSavingsByModel() -> [String: Savings] { savings.withLock { $0.lifetime } }
@@ -128,9 +179,14 @@ public final class Stats: Sendable {
 
     /// Starts `/stats` again from zero. `/metrics` counters keep counting (`lifetime`).
     public func reset() {
-        for count in [requests, hits, semanticHits, misses, bypass, stale] { count.reset() }
+        for count in [requests, hits, semanticHits, misses, bypass, stale, offlineMisses] { count.reset() }
         for histogram in [hitLatency, missLatency, upstreamLatency, overheadLatency] { histogram.reset() }
-        savings.withLock { $0.sinceReset = [:] }
+        for counters in endpointCounters.values { counters.reset() }
+        savings.withLock { tables in
+            tables.sinceReset = [:]
+            tables.byEndpoint = [:]
+            tables.offline = [:]
+        }
         for counters in providerCounters.values { counters.reset() }
     }
 }

@@ -37,6 +37,17 @@ struct StatsReport {
             ])))
         }
 
+        let offline = savings(stats.offlineMissesByModel())
+        let byEndpoint: [(String, JSONValue)] = Endpoint.allCases.map { endpoint in
+            let counters = stats.endpoint(endpoint)
+            let saved = savings(stats.savingsByModel(endpoint: endpoint))
+            return (endpoint.rawValue, .object([
+                ("hits", .int(counters.hits.load())), ("misses", .int(counters.misses.load())),
+                ("partial_hits", .int(counters.partialHits.load())), ("tokens_saved", .int(saved.tokens)),
+                ("cost_saved_usd", Self.number(saved.cost, digits: 6)),
+            ]))
+        }
+
         let cache: JSONValue = .object([
             ("hits", .int(hits)), ("semantic_hits", .int(semantic)), ("misses", .int(misses)),
             ("bypass", .int(stats.bypass.load(ordering: .relaxed))), ("stale", .int(stale)),
@@ -46,7 +57,11 @@ struct StatsReport {
             ("compression_ratio", summary.map { Self.number($0.compressionRatio, digits: 3) } ?? .null),
             ("tokens_saved", .int(tokensSaved)),
             ("cost_saved_usd", Self.number(cost, digits: 6)),
+            ("offline_misses", .int(stats.offlineMisses.load())),
+            ("offline_miss_tokens", .int(offline.tokens)),
+            ("offline_miss_cost_usd", Self.number(offline.cost, digits: 6)),
             ("by_model", .object(byModel)),
+            ("by_endpoint", .object(byEndpoint)),
             ("unpriced_models", .array(unpriced.map(JSONValue.string))),
             ("memory_entries", .int(tiers.memory.count)),
             ("memory_bytes", .int(tiers.memory.bytes)),

@@ -28,6 +28,9 @@ public enum ParrotError: Error, Sendable, Equatable {
     /// The provider answered with an error status after retries; relayed as it came unless a
     /// stale answer or a fallback can serve instead.
     case upstreamStatus(UpstreamErrorAnswer)
+    /// An offline request (`only-if-cached`, replay mode) the cache cannot answer: 504, and the
+    /// provider was never contacted.
+    case cacheMiss(model: String, keyPrefix: String, reason: String)
 
     public var status: HTTPResponse.Status {
         switch self {
@@ -39,7 +42,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .forbidden: .forbidden
         case .misdirectedRequest: .misdirectedRequest
         case .upstreamUnreachable, .upstreamInvalidAnswer, .answerTooLarge: .badGateway
-        case .upstreamTimeout: .gatewayTimeout
+        case .upstreamTimeout, .cacheMiss: .gatewayTimeout
         case .rateLimited: .tooManyRequests
         case .breakerOpen, .shuttingDown, .tooManyConnections: .serviceUnavailable
         case .internalError: .internalServerError
@@ -54,6 +57,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .rateLimited: "rate_limit_error"
         case .upstreamUnreachable, .upstreamTimeout, .upstreamInvalidAnswer, .answerTooLarge, .breakerOpen, .shuttingDown: "upstream_error"
         case .internalError, .upstreamStatus, .tooManyConnections: "server_error"
+        case .cacheMiss: "cache_miss"
         }
     }
 
@@ -76,6 +80,7 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .shuttingDown: "shutting_down"
         case .internalError: "internal_error"
         case .upstreamStatus: "upstream_error"
+        case .cacheMiss: "cache_miss"
         }
     }
 
@@ -100,6 +105,8 @@ public enum ParrotError: Error, Sendable, Equatable {
         case .shuttingDown: "Parrot is shutting down."
         case .internalError(let m): m
         case .upstreamStatus(let answer): "Provider answered \(answer.status)."
+        case .cacheMiss(let model, let prefix, let reason):
+            "No cached answer for model '\(model)' (key \(prefix)), and \(reason), so the provider was not called."
         }
     }
 

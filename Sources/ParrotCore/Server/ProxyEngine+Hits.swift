@@ -51,7 +51,8 @@ extension ProxyEngine {
     func quickHit(head: HTTPRequest, body: ByteBuffer, started: ContinuousClock.Instant) -> HitAnswer? {
         guard config.cache.enabled, head.method == .post, let path = head.path, let endpoint = Endpoint(rawValue: path) else { return nil }
         guard case .authenticated(let credential) = ClientCredential.authenticate(head.headerFields, clientTokens: clientTokens),
-              let policy = try? CachePolicy(headers: head.headerFields), policy.lookup
+              let policy = try? CachePolicy(headers: head.headerFields, serverMode: config.cache.cacheMode, samples: config.cache.samples),
+              policy.lookup, !policy.usesSamples
         else { return nil }
         let namespace = namespaces.namespace(credential: credential, name: policy.namespaceName)
         let variant = KeyVariant.of(query: nil, headers: head.headerFields, keyInjected: false)
@@ -127,8 +128,9 @@ extension ProxyEngine {
         headers.append(HTTPField(name: Self.keyHeader, value: key.prefix))
         headers.append(HTTPField(name: Self.providerHeader, value: entry.provider))
         if let similarity { headers.append(HTTPField(name: Self.similarityHeader, value: String(format: "%.3f", similarity))) }
-        stats.count(outcome)
-        stats.recordSaved(model: entry.model, promptTokens: entry.promptTokens, completionTokens: entry.completionTokens)
+        stats.count(outcome, endpoint: call.endpoint)
+        stats.recordSaved(model: entry.model, promptTokens: entry.promptTokens, completionTokens: entry.completionTokens,
+                          endpoint: call.endpoint)
         tiers.hits.record(entry.key, at: now)  // where it is stored (beside, for some streams)
         let elapsed = ContinuousClock.now - call.started
         if outcome == .hit { stats.hitLatency.record(elapsed) }

@@ -6,9 +6,61 @@ import NIOCore
 extension ProxyEngine {
     // MARK: misses
 
+    /// What one attempt at a miss came to.
+    enum Attempt {
+        case answered(Response)
+        /// The provider could not answer: the policy decides what comes next.
+        case failed(ParrotError)
+        /// What this client joined cannot serve it after all (an answer that cannot be
+        /// converted exactly, or one that landed and cannot serve this mode): it calls alone.
+        case callAlone
+    }
+
+    /// The miss path: attempts in a loop, each one either answering, or failing with an error the
+    /// policy turns into a `Recovery` (stale, the fallback provider once, or the error itself).
+    /// Nothing here re-enters the pipeline.
+    func miss(_ call: Call, key: CacheKey, namespace: String, coalesce: Bool) async -> Response {
+        var (call, key, coalesce) = (call, key, coalesce)
+        var fallbackTried = false
+        while true {
+            switch await attempt(call, key: key, namespace: namespace, coalesce: coalesce) {
+            case .answered(let response):
+                return response
+            case .callAlone:
+                coalesce = false
+            case .failed(let error):
+                let stale = CachePolicy.isProviderFailure(error) ? await staleAnswer(call, key: key) : nil
+                let fallback = fallbackTried ? nil : call.provider.config.fallback
+                switch CachePolicy.recovery(after: error, staleUsable: stale != nil, fallback: fallback) {
+                case .serveStale:
+                    if let stale, let response = serve(stale, call: call, outcome: .stale, key: key) {
+                        logger.notice("served stale answer", metadata: ["provider": "\(call.provider.name)", "key": "\(key.prefix)"])
+                        return response
+                    }
+                    return failedMiss(call, key: key, error: error)
+                case .tryFallback(let name):
+                    guard let provider = providers[name] else { return failedMiss(call, key: key, error: error) }
+                    logger.notice("routing to fallback provider", metadata: ["provider": "\(call.provider.name)", "fallback": "\(name)"])
+                    fallbackTried = true
+                    (call, key) = fallbackCall(call, to: provider, namespace: namespace)
+                    // A repeat finds the fallback's answer under its own key while the primary is down.
+                    if call.policy.lookup, config.cache.enabled,
+                       case .hit(let cached) = await lookup(key, for: call, maxAge: call.policy.maxAge),
+                       let response = serve(cached, call: call, outcome: .hit, key: key) {
+                        return response
+                    }
+                    coalesce = call.policy.lookup
+                case .fail:
+                    return failedMiss(call, key: key, error: error)
+                }
+            }
+        }
+    }
+
     /// Joins or leads the one upstream call for `key` and relays it; the leader's fetch stores
-    /// the answer if and only if it completed with 2xx and is valid for the endpoint.
-    func fetch(_ call: Call, key: CacheKey, namespace: String, coalesce: Bool, allowFallback: Bool) async -> Response {
+    /// the answer if and only if it completed with 2xx, is valid for the endpoint, and the
+    /// policy said to keep it.
+    private func attempt(_ call: Call, key: CacheKey, namespace: String, coalesce: Bool) async -> Attempt {
         let make = { [config] in
             InFlightAnswer(mode: call.mode, replayLimit: config.cache.maxEntryBytes, window: config.server.clientWindowBytes,
                            slowClientTimeout: .seconds(config.server.slowClientTimeoutS))
@@ -30,8 +82,8 @@ extension ProxyEngine {
         var converting = false
         switch joined {
         case .cached(let cached):
-            if let response = serve(cached, call: call, outcome: .hit, key: key) { return response }
-            return await fetch(call, key: key, namespace: namespace, coalesce: false, allowFallback: allowFallback)
+            if let response = serve(cached, call: call, outcome: .hit, key: key) { return .answered(response) }
+            return .callAlone
         case .lead(let leading, let leaderID):
             (answer, id) = (leading, leaderID)
             answer.start { [self] answer in
@@ -48,31 +100,55 @@ extension ProxyEngine {
         switch head {
         case .failure(let error):
             answer.detach(id)
-            if let recovered = await recover(call, key: key, namespace: namespace, after: error, allowFallback: allowFallback) {
-                return recovered
-            }
-            stats.count(.miss)
-            record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
-                             provider: call.provider.name, model: call.model, key: key, upstream: nil,
-                             total: ContinuousClock.now - call.started, tokens: 0)
-            // Counted as a miss, so labelled as one (DESIGN.md, "Outcomes and how they are counted").
-            var response = error.response
-            response.headers[Self.cacheHeader] = Stats.Outcome.miss.rawValue
-            response.headers[Self.keyHeader] = key.prefix
-            return response
+            return .failed(error)
         case .success(let upstreamHead) where converting && upstreamHead.isSuccess:
-            return await convertedAnswer(call, key: key, namespace: namespace, answer: answer, id: id, head: upstreamHead,
-                                         allowFallback: allowFallback)
+            return await convertedAnswer(call, key: key, answer: answer, id: id, head: upstreamHead)
         case .success(let upstreamHead):
-            return relayedAnswer(call, key: key, answer: answer, id: id, head: upstreamHead, leader: joined.isLeader)
+            return .answered(relayedAnswer(call, key: key, answer: answer, id: id, head: upstreamHead, leader: joined.isLeader))
         }
+    }
+
+    /// A miss the provider could not answer and nothing recovered: the error as it came,
+    /// counted and labelled as a miss (DESIGN.md, "Outcomes and how they are counted").
+    private func failedMiss(_ call: Call, key: CacheKey, error: ParrotError) -> Response {
+        stats.count(.miss, endpoint: call.endpoint)
+        record(method: call.request.method, path: call.request.uri.path, status: Int(error.status.code), outcome: .miss,
+               provider: call.provider.name, model: call.model, key: key, upstream: nil,
+               total: ContinuousClock.now - call.started, tokens: 0)
+        var response = error.response
+        response.headers[Self.cacheHeader] = Stats.Outcome.miss.rawValue
+        response.headers[Self.keyHeader] = key.prefix
+        return response
+    }
+
+    /// A stored answer for this request, fresh or expired within `cache.stale_if_error_seconds`;
+    /// only where the request may be served from the cache at all.
+    private func staleAnswer(_ call: Call, key: CacheKey) async -> CachedAnswer? {
+        guard config.cache.enabled, call.policy.mode.mayServe else { return nil }
+        switch await lookup(key, for: call, maxAge: nil) {
+        case .hit(let answer), .expired(let answer):
+            let staleUntil = (answer.entry.expiresAt ?? .infinity) + Double(config.cache.staleIfErrorSeconds)
+            return now() <= staleUntil ? answer : nil
+        case .miss, .storeFailed:
+            return nil
+        }
+    }
+
+    /// The request re-addressed to the fallback provider, with the fallback's own key: its
+    /// answer is stored under the provider that produced it, never the primary's.
+    private func fallbackCall(_ call: Call, to fallback: Provider, namespace: String) -> (Call, CacheKey) {
+        let fallbackCall = call.with(provider: fallback)
+        let variant = KeyVariant.of(query: call.request.uri.query, headers: call.request.headers, keyInjected: fallback.apiKey != nil)
+        let key = CacheKey(endpoint: call.endpoint, provider: fallback.name, model: call.model, namespace: namespace,
+                           body: call.json, streamed: call.streamed, variant: variant)
+        return (fallbackCall, key)
     }
 
     /// A client of the answer's own mode (or any client of an error answer): the chunks already
     /// relayed, then the live ones, as they come.
     private func relayedAnswer(_ call: Call, key: CacheKey, answer: InFlightAnswer, id: Int, head upstreamHead: UpstreamHead,
                                leader: Bool) -> Response {
-        stats.count(.miss)
+        stats.count(.miss, endpoint: call.endpoint)
         var headers = Self.relayHeaders(upstreamHead)
         headers[Self.cacheHeader] = Stats.Outcome.miss.rawValue
         headers[Self.keyHeader] = key.prefix
@@ -110,8 +186,8 @@ extension ProxyEngine {
     /// A client that joined a call of the other mode: it waits for the complete answer and
     /// receives it converted, as a hit of the other mode would be. If the answer cannot be
     /// converted (or outgrows the replay bound), the client leads a call of its own instead.
-    private func convertedAnswer(_ call: Call, key: CacheKey, namespace: String, answer: InFlightAnswer, id: Int,
-                                 head upstreamHead: UpstreamHead, allowFallback: Bool) async -> Response {
+    private func convertedAnswer(_ call: Call, key: CacheKey, answer: InFlightAnswer, id: Int,
+                                 head upstreamHead: UpstreamHead) async -> Attempt {
         var whole = ByteBuffer()
         var complete = false
         collecting: while let event = await answer.next(id) {
@@ -127,11 +203,13 @@ extension ProxyEngine {
             }
         }
         answer.detach(id)
-        if Task.isCancelled { return ParrotError.upstreamUnreachable(provider: call.provider.name, reason: "client gone").response }
-        guard complete, let body = Self.convert(whole, to: call.mode, endpoint: call.endpoint, includeUsage: call.includeUsage) else {
-            return await fetch(call, key: key, namespace: namespace, coalesce: false, allowFallback: allowFallback)
+        if Task.isCancelled {
+            return .answered(ParrotError.upstreamUnreachable(provider: call.provider.name, reason: "client gone").response)
         }
-        stats.count(.miss)
+        guard complete, let body = Self.convert(whole, to: call.mode, endpoint: call.endpoint, includeUsage: call.includeUsage) else {
+            return .callAlone
+        }
+        stats.count(.miss, endpoint: call.endpoint)
         var headers = HTTPFields()
         headers.append(HTTPField(name: .contentType, value: call.streamed ? "text/event-stream; charset=utf-8" : "application/json"))
         headers.append(HTTPField(name: .contentLength, value: String(body.readableBytes)))
@@ -142,7 +220,7 @@ extension ProxyEngine {
         stats.missLatency.record(total)
         record(method: call.request.method, path: call.request.uri.path, status: upstreamHead.status, outcome: .miss,
                          provider: call.provider.name, model: call.model, key: key, upstream: answer.upstreamElapsed, total: total, tokens: 0)
-        return Response(status: .init(code: upstreamHead.status), headers: headers, body: .init(byteBuffer: body))
+        return .answered(Response(status: .init(code: upstreamHead.status), headers: headers, body: .init(byteBuffer: body)))
     }
 
     /// The leader's work: call upstream through the guard, publish the answer to every attached
@@ -175,7 +253,7 @@ extension ProxyEngine {
             return
         }
         let mode: CacheEntry.Mode = (response.head.header("content-type") ?? "").contains("text/event-stream") ? .sse : .json
-        var capture: ByteBuffer? = response.head.isSuccess && call.policy.store ? ByteBuffer() : nil
+        var capture: ByteBuffer? = response.head.isSuccess && call.storage != .discard ? ByteBuffer() : nil
         var iterator = response.body.makeAsyncIterator()
         do {
             if mode == .json {
@@ -238,7 +316,10 @@ extension ProxyEngine {
         call.provider.upstream.recordUsage(estimated: call.estimatedTokens, actual: verdict.promptTokens + verdict.completionTokens)
         let storeKey = mode == .sse && call.endpoint.convertsBetweenModes && !verdict.hasUsage ? key.besideForStreams : key
         let now = now()
-        let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[call.endpoint.configName] ?? config.cache.ttlSeconds
+        guard case .keep(let ttl) = call.storage else {
+            answer.finish()
+            return
+        }
         let entry = CacheEntry(
             key: storeKey, namespace: namespace, endpoint: call.endpoint.rawValue, provider: call.provider.name, model: call.model,
             mode: mode, status: head.status, contentType: head.header("content-type") ?? "application/json",
@@ -262,44 +343,6 @@ extension ProxyEngine {
         if persisted, let record = call.probe?.record {
             semantic?.insert(key: storeKey, record)
         }
-    }
-
-    /// When the provider cannot answer (breaker open, retries exhausted): a stale entry within
-    /// `cache.stale_if_error_seconds`, then the fallback provider, in that order. nil: neither.
-    private func recover(_ call: Call, key: CacheKey, namespace: String, after error: ParrotError, allowFallback: Bool) async -> Response? {
-        switch error {
-        case .breakerOpen, .upstreamUnreachable, .upstreamTimeout, .upstreamStatus: break
-        default: return nil
-        }
-        if case .upstreamStatus(let answer) = error, !UpstreamHead.isProviderFailure(status: answer.status) { return nil }
-        if config.cache.enabled, call.policy.store || call.policy.lookup {
-            let now = now()
-            switch await lookup(key, for: call, maxAge: nil) {
-            case .hit(let answer), .expired(let answer):
-                let staleUntil = (answer.entry.expiresAt ?? .infinity) + Double(config.cache.staleIfErrorSeconds)
-                if now <= staleUntil, let response = serve(answer, call: call, outcome: .stale, key: key) {
-                    logger.notice("served stale answer", metadata: ["provider": "\(call.provider.name)", "key": "\(key.prefix)"])
-                    return response
-                }
-            case .miss, .storeFailed:
-                break
-            }
-        }
-        guard allowFallback, !call.provider.config.fallback.isEmpty, let fallback = providers[call.provider.config.fallback] else { return nil }
-        logger.notice("routing to fallback provider", metadata: ["provider": "\(call.provider.name)", "fallback": "\(fallback.name)"])
-        var fallbackCall = call.with(provider: fallback)
-        fallbackCall.probe = nil  // the scope names the provider: the primary's embedding does not apply
-        // A fallback's answer is stored under the fallback's own key, never the primary's.
-        let variant = KeyVariant.of(query: call.request.uri.query, headers: call.request.headers, keyInjected: fallback.apiKey != nil)
-        let fallbackKey = CacheKey(endpoint: call.endpoint, provider: fallback.name, model: call.model, namespace: namespace,
-                                   body: call.json, streamed: call.streamed, variant: variant)
-        // ...and that key is where a repeat finds it while the primary is still down.
-        if config.cache.enabled, call.policy.lookup,
-           case .hit(let cached) = await lookup(fallbackKey, for: fallbackCall, maxAge: call.policy.maxAge),
-           let response = serve(cached, call: fallbackCall, outcome: .hit, key: fallbackKey) {
-            return response
-        }
-        return await fetch(fallbackCall, key: fallbackKey, namespace: namespace, coalesce: call.policy.lookup, allowFallback: false)
     }
 }
 

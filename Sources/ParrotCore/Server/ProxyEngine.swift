@@ -21,6 +21,7 @@ public final class ProxyEngine: Sendable {
     public let tiers: CacheTiers
     let coalescer = Coalescer()
     let keyMemo = KeyMemo()
+    let sampleRotation = SampleRotation()
     let quickHits = Atomic<Int>(0)
     /// Hits answered by `HitFastPathHandler` on an event loop (included in the hit count).
     public var eventLoopHits: Int { quickHits.load(ordering: .relaxed) }
@@ -93,6 +94,8 @@ public final class ProxyEngine: Sendable {
 
     // MARK: cacheable endpoints
 
+    /// Intake (body, policy, parse, route), then the policy's decision, then the lookup and, on
+    /// a miss, the fetch. Each step hands the next a value; none calls back into an earlier one.
     private func handleCacheable(_ request: Request, endpoint: Endpoint, credential: [UInt8]?,
                                  started: ContinuousClock.Instant) async throws(ParrotError) -> Response {
         var request = request
@@ -102,14 +105,72 @@ public final class ProxyEngine: Sendable {
         } catch {
             throw .bodyTooLarge(limit: config.server.maxBodyBytes)
         }
-        let policy = try CachePolicy(headers: request.headers)
+        let policy = try CachePolicy(headers: request.headers, serverMode: config.cache.cacheMode, samples: config.cache.samples)
         let namespace = namespaces.namespace(credential: credential, name: policy.namespaceName)
         let memoVariant = KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: false)
-        if config.cache.enabled, policy.lookup,
+        if config.cache.enabled, policy.lookup, !policy.usesSamples,
            let response = serveRepeat(request, endpoint: endpoint, namespace: namespace, variant: memoVariant, body: body,
                                       policy: policy, started: started) {
             return response
         }
+        var call = try intake(request, endpoint: endpoint, body: body, policy: policy, started: started)
+        let decision = policy.decision(
+            cacheEnabled: config.cache.enabled, cacheable: call.cacheable,
+            configuredTTL: config.cache.endpointTTLSeconds[endpoint.configName] ?? config.cache.ttlSeconds)
+        if case .bypass = decision { return await forward(call, outcome: .bypass) }
+        let provider = call.provider
+        // The key's variant differs from the memo's only by the organization and project headers
+        // Parrot drops when it injects its key: no second pass over the headers otherwise.
+        let variant = memoVariant.isEmpty || provider.apiKey == nil
+            ? memoVariant : KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: true)
+        let key = CacheKey(endpoint: endpoint, provider: provider.name, model: call.model, namespace: namespace, body: call.json,
+                           streamed: call.streamed, variant: variant)
+        keyMemo.remember(endpoint: endpoint, namespace: namespace, variant: memoVariant, body: body,
+                         derived: .init(key: key, model: call.model, streamed: call.streamed, includeUsage: call.includeUsage))
+        if policy.usesSamples, decision != .bypass {
+            return await sampled(call, key: key, namespace: namespace, decision: decision)
+        }
+        switch decision {
+        case .bypass:
+            return await forward(call, outcome: .bypass)
+        case .offlineMiss:
+            return offlineMiss(call, key: key, reason: Self.offlineReason(policy))
+        case .fetch(let storage):
+            call.storage = storage
+            if case .keep = storage { _ = await semanticAnswer(&call, namespace: namespace) }  // embeds it, to index the answer
+            return await miss(call, key: key, namespace: namespace, coalesce: false)
+        case .lookUp(let onMiss):
+            var expired: CachedAnswer?
+            switch await lookup(key, for: call, maxAge: policy.maxAge) {
+            case .hit(let answer):
+                if let response = serve(answer, call: call, outcome: .hit, key: key) { return response }
+            case .storeFailed:
+                if case .offlineMiss = onMiss { return offlineMiss(call, key: key, reason: "the cache store is unreachable") }
+                return await forward(call, outcome: .bypass)
+            case .expired(let answer):
+                expired = answer
+            case .miss:
+                break
+            }
+            if let response = await semanticAnswer(&call, namespace: namespace) { return response }
+            switch onMiss {
+            case .fetch(let storage):
+                call.storage = storage
+                return await miss(call, key: key, namespace: namespace, coalesce: true)
+            case .offlineMiss:
+                if let expired, policy.acceptsStale(expiredFor: now() - (expired.entry.expiresAt ?? now()),
+                                                    staleIfErrorSeconds: config.cache.staleIfErrorSeconds),
+                   let response = serve(expired, call: call, outcome: .stale, key: key) {
+                    return response
+                }
+                return offlineMiss(call, key: key, reason: Self.offlineReason(policy))
+            }
+        }
+    }
+
+    /// Intake: the parsed body's checks and the route to a provider.
+    private func intake(_ request: Request, endpoint: Endpoint, body: ByteBuffer, policy: CachePolicy,
+                        started: ContinuousClock.Instant) throws(ParrotError) -> Call {
         let json: JSONValue
         do {
             json = try JSONParser.parse(body.readableBytesView)
@@ -124,51 +185,58 @@ public final class ProxyEngine: Sendable {
         }
         if let s = json["stream"], s.boolValue == nil, s != .null { throw .invalidRequest("'stream' must be a boolean.", param: "stream") }
         let streamed = json["stream"]?.boolValue ?? false
-        let provider = providers[router.provider(forModel: model)]!
-        var call = Call(
-            endpoint: endpoint, request: request, body: body, json: json, model: model ?? "", streamed: streamed,
-            provider: provider, policy: policy, started: started
-        )
         // Background responses run on after the request; their answer is not the request's.
         let background = endpoint == .responses && json["background"]?.boolValue == true
-        guard config.cache.enabled, policy.store || policy.lookup, model != nil, !background else {
-            return await forward(call, outcome: .bypass)
-        }
-        // The key's variant differs from the memo's only by the organization and project headers
-        // Parrot drops when it injects its key: no second pass over the headers otherwise.
-        let variant = memoVariant.isEmpty || provider.apiKey == nil
-            ? memoVariant : KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: true)
-        let key = CacheKey(endpoint: endpoint, provider: provider.name, model: call.model, namespace: namespace, body: json,
-                           streamed: streamed, variant: variant)
-        keyMemo.remember(endpoint: endpoint, namespace: namespace, variant: memoVariant, body: body,
-                         derived: .init(key: key, model: call.model, streamed: streamed, includeUsage: call.includeUsage))
-        if policy.lookup {
-            switch await lookup(key, for: call, maxAge: policy.maxAge) {
-            case .hit(let answer):
-                if let response = serve(answer, call: call, outcome: .hit, key: key) { return response }
-            case .storeFailed:
-                return await forward(call, outcome: .bypass)
-            case .expired, .miss:
-                break
+        return Call(
+            endpoint: endpoint, request: request, body: body, json: json, model: model ?? "", streamed: streamed,
+            provider: providers[router.provider(forModel: model)]!, policy: policy, started: started,
+            cacheable: model != nil && !background
+        )
+    }
+
+    /// The semantic tier, after an exact miss: embeds the request (the embedding is kept on the
+    /// call and stored beside a fresh answer) and serves a close enough answer. Offline
+    /// requests skip it: embedding the request would be a live call.
+    func semanticAnswer(_ call: inout Call, namespace: String) async -> Response? {
+        guard let semantic, !call.policy.offline,
+              semantic.isEligible(endpoint: call.endpoint, body: call.json, policy: call.policy) else { return nil }
+        call.probe = await semantic.probe(endpoint: call.endpoint, provider: call.provider.name, model: call.model,
+                                          namespace: namespace, body: call.json, streamed: call.streamed)
+        guard call.policy.lookup, let probe = call.probe, let match = semantic.search(probe) else { return nil }
+        // A sample set's family is indexed by its first sample; a hit takes the family's samples in turn.
+        if call.policy.samples > 1 {
+            let turn = sampleRotation.take(match.key, of: call.policy.samples)
+            if turn > 0, case .hit(let answer) = await tiers.lookup(match.key.sample(turn), now: now(), maxAge: call.policy.maxAge),
+               let response = serve(answer, call: call, outcome: .semantic, key: match.key.sample(turn), similarity: match.similarity) {
+                return response
             }
         }
-        if let semantic, semantic.isEligible(endpoint: endpoint, body: json, policy: policy) {
-            call.probe = await semantic.probe(endpoint: endpoint, provider: provider.name, model: call.model,
-                                              namespace: namespace, body: json, streamed: streamed)
-            if policy.lookup, let probe = call.probe, let match = semantic.search(probe) {
-                switch await tiers.lookup(match.key, now: now(), maxAge: policy.maxAge) {
-                case .hit(let answer):
-                    if let response = serve(answer, call: call, outcome: .semantic, key: match.key, similarity: match.similarity) {
-                        return response
-                    }
-                case .miss:
-                    semantic.index.remove(match.key)  // evicted or cleared since it was indexed
-                case .expired, .storeFailed:
-                    break
-                }
-            }
+        switch await tiers.lookup(match.key, now: now(), maxAge: call.policy.maxAge) {
+        case .hit(let answer):
+            return serve(answer, call: call, outcome: .semantic, key: match.key, similarity: match.similarity)
+        case .miss:
+            semantic.index.remove(match.key)  // evicted or cleared since it was indexed
+        case .expired, .storeFailed:
+            break
         }
-        return await fetch(call, key: key, namespace: namespace, coalesce: policy.lookup, allowFallback: true)
+        return nil
+    }
+
+    /// 504 `cache_miss` for an offline request the cache cannot answer. Counted as an offline
+    /// miss with the tokens and cost it would have taken (the dry run), never as a miss.
+    func offlineMiss(_ call: Call, key: CacheKey, reason: String) -> Response {
+        let estimate = call.tokenEstimate
+        stats.recordOfflineMiss(model: call.model, promptTokens: estimate.prompt, completionTokens: estimate.completion)
+        record(method: call.request.method, path: call.request.uri.path, status: 504, outcome: .miss, provider: call.provider.name,
+               model: call.model, key: key, upstream: nil, total: ContinuousClock.now - call.started, tokens: 0)
+        var response = ParrotError.cacheMiss(model: call.model, keyPrefix: key.prefix, reason: reason).response
+        response.headers[Self.cacheHeader] = Stats.Outcome.miss.rawValue
+        response.headers[Self.keyHeader] = key.prefix
+        return response
+    }
+
+    static func offlineReason(_ policy: CachePolicy) -> String {
+        policy.mode == .replay ? "cache.mode is replay" : "the request said Cache-Control: only-if-cached"
     }
 
     /// The exact-tier lookup for one request: its key, and for a streamed request on an endpoint
@@ -211,12 +279,22 @@ public final class ProxyEngine: Sendable {
         let provider: Provider
         let policy: CachePolicy
         let started: ContinuousClock.Instant
+        /// Names a model, and its answer is the request's own (not a background response).
+        var cacheable = true
+        /// What to do with a complete, valid answer (the policy's decision).
+        var storage = CachePolicy.Storage.discard
         /// The request's embedding when the semantic tier is on; stored beside the answer.
         var probe: SemanticTier.Probe?
 
         /// Prompt characters / 4 plus the requested completion budget: a documented, cheap
         /// estimate for the TPM bucket, corrected from `usage` when the answer arrives.
         var estimatedTokens: Int {
+            let estimate = tokenEstimate
+            return estimate.prompt + estimate.completion
+        }
+
+        /// The estimate's two parts: prompt characters / 4 (+1) in, the completion budget out.
+        var tokenEstimate: (prompt: Int, completion: Int) {
             var characters = 0
             func walk(_ value: JSONValue) {
                 switch value {
@@ -228,12 +306,14 @@ public final class ProxyEngine: Sendable {
             }
             for field in ["messages", "prompt", "input", "instructions"] { json[field].map(walk) }
             let budget = json["max_completion_tokens"]?.intValue ?? json["max_tokens"]?.intValue ?? json["max_output_tokens"]?.intValue ?? 0
-            return characters / 4 + 1 + max(0, budget)
+            return (characters / 4 + 1, max(0, budget))
         }
 
+        /// The same request sent to another provider (a fallback): the primary's embedding does
+        /// not apply there (its scope names the provider).
         func with(provider: Provider) -> Call {
             Call(endpoint: endpoint, request: request, body: body, json: json, model: model, streamed: streamed,
-                 provider: provider, policy: policy, started: started)
+                 provider: provider, policy: policy, started: started, cacheable: cacheable, storage: storage)
         }
 
         var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? false }

@@ -1,0 +1,91 @@
+import HTTPTypes
+import Hummingbird
+
+extension ProxyEngine {
+    // MARK: sample sets
+
+    static let sampleHeader = HTTPField.Name("X-Parrot-Sample")!
+
+    /// A request on a sample set (`X-Parrot-Samples: N`, `cache.samples`, `X-Parrot-Sample: i`):
+    /// up to N answers live under one key, sample i at `key.sample(i)`. While fewer than N are
+    /// stored, a request fetches the next one (MISS); once N are, they are served in rotation
+    /// (HIT). Every answer carries `X-Parrot-Sample: i`.
+    func sampled(_ call: Call, key: CacheKey, namespace: String, decision: CachePolicy.Decision) async -> Response {
+        let policy = call.policy
+        var call = call
+        let index: Int
+        var response: Response
+        if let asked = policy.sample {
+            index = asked
+            response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
+        } else {
+            let stored = await storedSamples(call, key: key, upTo: policy.samples)
+            let full = stored == policy.samples
+            switch decision {
+            case .lookUp(.offlineMiss), .offlineMiss:
+                // Nothing may be fetched: rotate among what was recorded.
+                guard stored > 0 else { return offlineMiss(call, key: key, reason: Self.offlineReason(policy)) }
+                index = sampleRotation.take(key, of: stored)
+            case .lookUp:
+                index = full ? sampleRotation.take(key, of: stored) : stored
+            case .fetch, .bypass:
+                // A re-record replaces samples in turn once the set is full.
+                index = full ? sampleRotation.take(key, of: stored) : stored
+            }
+            if case .lookUp(let onMiss) = decision, !full, case .fetch(let storage) = onMiss {
+                // An empty set may be answered by a similar request's family (its samples in
+                // rotation); its first sample is the one the semantic tier indexes.
+                if stored == 0, let semantic = await semanticAnswer(&call, namespace: namespace) { return semantic }
+                if index > 0 { call.probe = nil }
+                // Fewer than N stored: this request fetches the next one.
+                call.storage = storage
+                response = await miss(call, key: key.sample(index), namespace: namespace, coalesce: true)
+            } else {
+                response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
+            }
+        }
+        response.headers[Self.sampleHeader] = String(index)
+        return response
+    }
+
+    /// One sample: served when stored and the request may be served, else fetched into its place.
+    private func sample(_ index: Int, of call: Call, key: CacheKey, namespace: String,
+                        decision: CachePolicy.Decision) async -> Response {
+        var call = call
+        let sampleKey = key.sample(index)
+        switch decision {
+        case .bypass:
+            return await forward(call, outcome: .bypass)
+        case .offlineMiss:
+            return offlineMiss(call, key: sampleKey, reason: Self.offlineReason(call.policy))
+        case .fetch(let storage):
+            call.storage = storage
+            return await miss(call, key: sampleKey, namespace: namespace, coalesce: false)
+        case .lookUp(let onMiss):
+            switch await lookup(sampleKey, for: call, maxAge: call.policy.maxAge) {
+            case .hit(let answer):
+                if let response = serve(answer, call: call, outcome: .hit, key: sampleKey) { return response }
+            case .storeFailed:
+                return await forward(call, outcome: .bypass)
+            case .expired, .miss:
+                break
+            }
+            switch onMiss {
+            case .fetch(let storage):
+                call.storage = storage
+                return await miss(call, key: sampleKey, namespace: namespace, coalesce: true)
+            case .offlineMiss:
+                return offlineMiss(call, key: sampleKey, reason: Self.offlineReason(call.policy))
+            }
+        }
+    }
+
+    /// How many samples of the set are stored and fresh, counting from sample 0 (a set is
+    /// filled in order, so the first missing one ends it).
+    private func storedSamples(_ call: Call, key: CacheKey, upTo limit: Int) async -> Int {
+        for index in 0..<limit {
+            guard case .hit = await lookup(key.sample(index), for: call, maxAge: call.policy.maxAge) else { return index }
+        }
+        return limit
+    }
+}
