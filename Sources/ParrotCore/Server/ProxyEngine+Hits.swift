@@ -28,20 +28,9 @@ extension ProxyEngine {
         return serve(answer, asker: asker, outcome: .hit, key: derived.key)
     }
 
-    /// A fresh memory-tier answer that can serve a request of this mode: the key's own entry,
-    /// or for a stream the one stored beside it. No store access, no await: the repeat path, the
-    /// event-loop hit path and the leader's re-check all use it.
+    /// A fresh memory-tier answer for this key and mode (`Lookup.inMemory`).
     func memoryAnswer(_ key: CacheKey, endpoint: Endpoint, streamed: Bool, maxAge: Int?) -> CachedAnswer? {
-        let now = now()
-        func usable(_ answer: CachedAnswer?) -> CachedAnswer? {
-            guard let answer, answer.entry.isFresh(at: now), maxAge.map({ answer.entry.age(at: now) <= $0 }) ?? true,
-                  Self.canServe(answer.entry, endpoint: endpoint, streamed: streamed)
-            else { return nil }
-            return answer
-        }
-        if let answer = usable(tiers.memory.get(key)) { return answer }
-        guard streamed, endpoint.convertsBetweenModes else { return nil }
-        return usable(tiers.memory.get(key.besideForStreams))
+        cacheLookup.inMemory(key, endpoint: endpoint, streamed: streamed, maxAge: maxAge)
     }
 
     /// The hit path for `ParrotHTTP1Channel`'s channel handler, on the connection's event loop:

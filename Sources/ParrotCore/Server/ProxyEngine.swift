@@ -5,22 +5,28 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// The request path of DESIGN.md: parse → policy → memory → store → coalescer → provider guard
-/// → upstream, relaying as it arrives and teeing complete answers into the cache. Hits are in
-/// `ProxyEngine+Hits.swift`, misses (coalescing, the leader's fetch, recovery) in
-/// `ProxyEngine+Miss.swift`, uncached forwarding in `ProxyEngine+Forward.swift`.
+/// The request path of DESIGN.md ("One request, end to end"), one stage per type, data flowing
+/// one way: `Intake` (Server/) → `CachePolicy` (Cache/; a `Decision`, and a `Recovery` after a
+/// failed fetch) → `Lookup` (Cache/; memory → store, then the semantic tier) → `Coalescer` /
+/// `InFlightAnswer` (Cache/) → `GuardedUpstream` (Providers/) → relay (`ProxyEngine+Relay`) and
+/// `CacheCommit` (Cache/) → `Recorder` (Observability/). This type wires them: hits are served in
+/// `ProxyEngine+Hits.swift`, misses led and recovered in `ProxyEngine+Miss.swift`, sample sets in
+/// `ProxyEngine+Samples.swift`, uncached forwarding in `ProxyEngine+Forward.swift`.
 public final class ProxyEngine: Sendable {
     public let config: ProxyConfig
     let secrets: Secrets
     /// The client tokens as bytes: credentials are compared as they arrived (`ClientCredential`).
     let clientTokens: Set<[UInt8]>
     let router: ModelRouter
+    let intake: Intake
     /// Host, Origin, method and path rules, asked before anything else by both request paths.
     let screen: RequestScreen
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
     let keyMemo = KeyMemo()
+    let cacheLookup: Lookup
+    let cacheCommit: CacheCommit
     let sampleRotation = SampleRotation()
     let quickHits = Atomic<Int>(0)
     /// Hits answered by `HitFastPathHandler` on an event loop (included in the hit count).
@@ -28,7 +34,7 @@ public final class ProxyEngine: Sendable {
     public let stats: Stats
     let namespaces: NamespaceDeriver
     let logger: Logger
-    let accessLog: AccessLog
+    let recorder: Recorder
     let metrics: PrometheusExporter
     public let semantic: SemanticTier?
     let clock: any ParrotClock
@@ -37,10 +43,12 @@ public final class ProxyEngine: Sendable {
          namespaces: NamespaceDeriver, semantic: SemanticTier?, metrics: PrometheusExporter, logger: Logger,
          clock: any ParrotClock = SystemClock()) throws {
         self.clock = clock
+        self.cacheLookup = Lookup(tiers: tiers, clock: clock)
         self.config = config
         self.secrets = secrets
         self.clientTokens = Set(secrets.clientTokens.map { Array($0.utf8) })
         self.router = try ModelRouter(providers: config.providers, defaultProvider: config.server.defaultProvider)
+        self.intake = Intake(router: router, providers: providers)
         self.screen = RequestScreen(config: config.server)
         self.providers = providers
         self.tiers = tiers
@@ -48,17 +56,16 @@ public final class ProxyEngine: Sendable {
         self.namespaces = namespaces
         self.semantic = semantic
         self.logger = logger
-        self.accessLog = AccessLog(logger: logger)
+        self.recorder = Recorder(metrics: metrics, accessLog: AccessLog(logger: logger))
+        self.cacheCommit = CacheCommit(tiers: tiers, coalescer: coalescer, semantic: semantic, clock: clock, logger: logger)
         self.metrics = metrics
     }
 
-    /// The Record stage: once per request, after its body was written — the duration histogram
-    /// and the access line.
+    /// The Record stage (`Recorder`).
     func record(method: HTTPRequest.Method, path: String, status: Int, outcome: Stats.Outcome?, provider: String,
                 model: String, key: CacheKey?, upstream: Duration?, total: Duration, tokens: Int) {
-        metrics.observeRequest(outcome: outcome, duration: total)
-        accessLog.record(method: method, path: path, status: status, outcome: outcome, provider: provider,
-                         model: model, key: key, upstream: upstream, total: total, tokens: tokens)
+        recorder.record(method: method, path: path, status: status, outcome: outcome, provider: provider, model: model,
+                        key: key, upstream: upstream, total: total, tokens: tokens)
     }
 
     static let cacheHeader = HTTPField.Name("X-Parrot-Cache")!
@@ -68,9 +75,6 @@ public final class ProxyEngine: Sendable {
 
     /// Wall-clock seconds, from the clock seam (TTL, Age, max-age, stale windows).
     func now() -> Double { clock.now }
-
-    /// Model names end up in stats, logs and cache entries: a client may not make them large.
-    static let maxModelBytes = 256
 
     // MARK: entry
 
@@ -113,7 +117,7 @@ public final class ProxyEngine: Sendable {
                                       policy: policy, started: started) {
             return response
         }
-        var call = try intake(request, endpoint: endpoint, body: body, policy: policy, started: started)
+        var call = try intake.call(request, endpoint: endpoint, body: body, policy: policy, started: started)
         let decision = policy.decision(
             cacheEnabled: config.cache.enabled, cacheable: call.cacheable,
             configuredTTL: config.cache.endpointTTLSeconds[endpoint.configName] ?? config.cache.ttlSeconds)
@@ -168,32 +172,6 @@ public final class ProxyEngine: Sendable {
         }
     }
 
-    /// Intake: the parsed body's checks and the route to a provider.
-    private func intake(_ request: Request, endpoint: Endpoint, body: ByteBuffer, policy: CachePolicy,
-                        started: ContinuousClock.Instant) throws(ParrotError) -> Call {
-        let json: JSONValue
-        do {
-            json = try JSONParser.parse(body.readableBytesView)
-        } catch {
-            throw .invalidRequest("Request body is not valid JSON (or names a member twice): \(error.description).", param: nil)
-        }
-        guard case .object = json else { throw .invalidRequest("Request body must be a JSON object.", param: nil) }
-        let model = json["model"]?.stringValue
-        if let m = json["model"], model == nil, m != .null { throw .invalidRequest("'model' must be a string.", param: "model") }
-        if let model, model.utf8.count > Self.maxModelBytes {
-            throw .invalidRequest("'model' is longer than \(Self.maxModelBytes) bytes.", param: "model")
-        }
-        if let s = json["stream"], s.boolValue == nil, s != .null { throw .invalidRequest("'stream' must be a boolean.", param: "stream") }
-        let streamed = json["stream"]?.boolValue ?? false
-        // Background responses run on after the request; their answer is not the request's.
-        let background = endpoint == .responses && json["background"]?.boolValue == true
-        return Call(
-            endpoint: endpoint, request: request, body: body, json: json, model: model ?? "", streamed: streamed,
-            provider: providers[router.provider(forModel: model)]!, policy: policy, started: started,
-            cacheable: model != nil && !background
-        )
-    }
-
     /// The semantic tier, after an exact miss: embeds the request (the embedding is kept on the
     /// call and stored beside a fresh answer) and serves a close enough answer. Offline
     /// requests skip it: embedding the request would be a live call.
@@ -239,84 +217,8 @@ public final class ProxyEngine: Sendable {
         policy.mode == .replay ? "cache.mode is replay" : "the request said Cache-Control: only-if-cached"
     }
 
-    /// The exact-tier lookup for one request: its key, and for a streamed request on an endpoint
-    /// that converts, the stream stored beside it (a chat stream without `usage`, which cannot
-    /// answer a plain request). An entry of the other mode that cannot serve this request is a
-    /// miss here, so the fresh answer is fetched and stored.
+    /// The Lookup stage for one request's key and mode.
     func lookup(_ key: CacheKey, for call: Call, maxAge: Int?) async -> CacheTiers.Lookup {
-        let first = await tiers.lookup(key, now: now(), maxAge: maxAge)
-        switch first {
-        case .hit(let answer), .expired(let answer):
-            if Self.canServe(answer.entry, endpoint: call.endpoint, streamed: call.streamed) { return first }
-        case .miss, .storeFailed:
-            break
-        }
-        guard call.streamed, call.endpoint.convertsBetweenModes else {
-            if case .storeFailed = first { return first }
-            return .miss
-        }
-        return await tiers.lookup(key.besideForStreams, now: now(), maxAge: maxAge)
-    }
-
-    /// Whether a stored entry can answer a request of this mode: its own mode always; the other
-    /// mode only where the endpoint converts, and a stream becomes JSON only when it carries
-    /// `usage`.
-    static func canServe(_ entry: CacheEntry, endpoint: Endpoint, streamed: Bool) -> Bool {
-        let wanted: CacheEntry.Mode = streamed ? .sse : .json
-        if entry.mode == wanted { return true }
-        guard endpoint.convertsBetweenModes else { return false }
-        return wanted == .sse || entry.promptTokens + entry.completionTokens > 0
-    }
-
-    /// Everything about one cacheable request that the later steps need.
-    struct Call: Sendable {
-        let endpoint: Endpoint
-        let request: Request
-        let body: ByteBuffer
-        let json: JSONValue
-        let model: String
-        let streamed: Bool
-        let provider: Provider
-        let policy: CachePolicy
-        let started: ContinuousClock.Instant
-        /// Names a model, and its answer is the request's own (not a background response).
-        var cacheable = true
-        /// What to do with a complete, valid answer (the policy's decision).
-        var storage = CachePolicy.Storage.discard
-        /// The request's embedding when the semantic tier is on; stored beside the answer.
-        var probe: SemanticTier.Probe?
-
-        /// Prompt characters / 4 plus the requested completion budget: a documented, cheap
-        /// estimate for the TPM bucket, corrected from `usage` when the answer arrives.
-        var estimatedTokens: Int {
-            let estimate = tokenEstimate
-            return estimate.prompt + estimate.completion
-        }
-
-        /// The estimate's two parts: prompt characters / 4 (+1) in, the completion budget out.
-        var tokenEstimate: (prompt: Int, completion: Int) {
-            var characters = 0
-            func walk(_ value: JSONValue) {
-                switch value {
-                case .string(let s): characters += s.utf8.count
-                case .array(let items): items.forEach(walk)
-                case .object(let members): members.forEach { walk($0.1) }
-                default: break
-                }
-            }
-            for field in ["messages", "prompt", "input", "instructions"] { json[field].map(walk) }
-            let budget = json["max_completion_tokens"]?.intValue ?? json["max_tokens"]?.intValue ?? json["max_output_tokens"]?.intValue ?? 0
-            return (characters / 4 + 1, max(0, budget))
-        }
-
-        /// The same request sent to another provider (a fallback): the primary's embedding does
-        /// not apply there (its scope names the provider).
-        func with(provider: Provider) -> Call {
-            Call(endpoint: endpoint, request: request, body: body, json: json, model: model, streamed: streamed,
-                 provider: provider, policy: policy, started: started, cacheable: cacheable, storage: storage)
-        }
-
-        var includeUsage: Bool { json["stream_options"]?["include_usage"]?.boolValue ?? false }
-        var mode: CacheEntry.Mode { streamed ? .sse : .json }
+        await cacheLookup.find(key, endpoint: call.endpoint, streamed: call.streamed, maxAge: maxAge)
     }
 }
