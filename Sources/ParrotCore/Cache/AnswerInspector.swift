@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Decides whether a complete upstream answer may be stored, and reads its token usage.
 /// Only answers that are whole and well-formed for their endpoint are cached: a truncated
 /// stream or an error object with status 200 is relayed but never replayed.
@@ -12,15 +14,15 @@ public enum AnswerInspector {
         public var hasUsage = false
     }
 
-    public static func inspect(endpoint: Endpoint, mode: CacheEntry.Mode, body: [UInt8]) -> Verdict {
+    public static func inspect(endpoint: Endpoint, mode: CacheEntry.Mode, body: ByteBuffer) -> Verdict {
         switch mode {
         case .json: return inspectJSON(endpoint: endpoint, body: body)
         case .sse: return inspectStream(endpoint: endpoint, body: body)
         }
     }
 
-    static func inspectJSON(endpoint: Endpoint, body: [UInt8]) -> Verdict {
-        guard let json = try? JSONParser.parse(body), case .object = json else {
+    static func inspectJSON(endpoint: Endpoint, body: ByteBuffer) -> Verdict {
+        guard let json = try? JSONParser.parse(body.readableBytesView), case .object = json else {
             return Verdict(storable: false, reason: "not a JSON object")
         }
         if let error = json["error"], error != .null { return Verdict(storable: false, reason: "error object") }
@@ -36,7 +38,7 @@ public enum AnswerInspector {
         return Verdict(storable: true, reason: "ok", promptTokens: p, completionTokens: c, hasUsage: hasUsage)
     }
 
-    static func inspectStream(endpoint: Endpoint, body: [UInt8]) -> Verdict {
+    static func inspectStream(endpoint: Endpoint, body: ByteBuffer) -> Verdict {
         let events = ServerSentEvent.parse(body)
         var prompt = 0
         var completion = 0
@@ -45,7 +47,7 @@ public enum AnswerInspector {
         case .chatCompletions, .completions:
             guard events.last?.data == "[DONE]" else { return Verdict(storable: false, reason: "stream ended without [DONE]") }
             for event in events.dropLast() {
-                guard let json = try? JSONParser.parse(Array(event.data.utf8)) else {
+                guard let json = try? JSONParser.parse(event.data.utf8) else {
                     return Verdict(storable: false, reason: "stream event is not JSON")
                 }
                 if let error = json["error"], error != .null { return Verdict(storable: false, reason: "error event") }
@@ -56,7 +58,7 @@ public enum AnswerInspector {
             }
         case .responses:
             guard let done = events.last(where: { $0.event == "response.completed" }),
-                  let json = try? JSONParser.parse(Array(done.data.utf8))
+                  let json = try? JSONParser.parse(done.data.utf8)
             else { return Verdict(storable: false, reason: "stream ended without response.completed") }
             (prompt, completion) = usage(json["response"]?["usage"])
             hasUsage = json["response"]?["usage"].map { $0 != .null } ?? false

@@ -16,8 +16,7 @@ struct CacheCommit: Sendable {
     /// stream without `usage` is stored beside the key (it cannot answer a plain request).
     func commit(_ call: ProxyEngine.Call, key: CacheKey, namespace: String, head: UpstreamHead, mode: CacheEntry.Mode,
                 body captured: ByteBuffer, answer: InFlightAnswer, registered: Bool) async {
-        let bytes = Array(captured.readableBytesView)
-        let verdict = AnswerInspector.inspect(endpoint: call.endpoint, mode: mode, body: bytes)
+        let verdict = AnswerInspector.inspect(endpoint: call.endpoint, mode: mode, body: captured)
         guard verdict.storable, let compressed = try? Gzip.compress(captured) else {
             logger.debug("answer not stored", metadata: ["key": "\(key.prefix)", "reason": "\(verdict.reason)"])
             answer.finish()
@@ -33,7 +32,7 @@ struct CacheCommit: Sendable {
         let entry = CacheEntry(
             key: storeKey, namespace: namespace, endpoint: call.endpoint.rawValue, provider: call.provider.name, model: call.model,
             mode: mode, status: head.status, contentType: head.header("content-type") ?? "application/json",
-            body: compressed, rawBytes: bytes.count, createdAt: now, expiresAt: ttl == 0 ? nil : now + Double(ttl),
+            body: compressed, rawBytes: captured.readableBytes, createdAt: now, expiresAt: ttl == 0 ? nil : now + Double(ttl),
             promptTokens: verdict.promptTokens, completionTokens: verdict.completionTokens, semantic: call.probe?.record
         )
         let cached = CachedAnswer(entry: entry, identityBody: captured)

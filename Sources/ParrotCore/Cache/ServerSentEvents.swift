@@ -4,8 +4,8 @@ struct ServerSentEvent: Equatable {
     var event: String?
     var data: String
 
-    static func parse(_ bytes: some Sequence<UInt8>) -> [ServerSentEvent] {
-        let text = String(decoding: Array(bytes), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\n")
+    static func parse(_ body: ByteBuffer) -> [ServerSentEvent] {
+        let text = String(buffer: body).replacingOccurrences(of: "\r\n", with: "\n")
         var events: [ServerSentEvent] = []
         for block in text.components(separatedBy: "\n\n") {
             var event: String? = nil
@@ -22,14 +22,13 @@ struct ServerSentEvent: Equatable {
         return events
     }
 
-    static func render(_ events: [ServerSentEvent]) -> [UInt8] {
-        var out: [UInt8] = []
-        for e in events {
-            if let event = e.event { out.append(contentsOf: "event: \(event)\n".utf8) }
-            out.append(contentsOf: "data: \(e.data)\n\n".utf8)
-        }
-        return out
+    /// One `data:` event whose payload is `json`, encoded straight into `out`.
+    static func write(json: JSONValue, into out: inout ByteBuffer) {
+        out.writeStaticString("data: ")
+        json.encode(into: &out)
+        out.writeStaticString("\n\n")
     }
 }
 
 import Foundation
+import NIOCore

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Converts stored answers between a plain JSON completion and its SSE stream form, for
 /// `/v1/chat/completions` and `/v1/completions` only: same choices, content, tool calls,
 /// finish reasons, logprobs and usage, so either mode can be served from one entry. A stream
@@ -5,18 +7,19 @@
 /// and cost tracking downstream reads it).
 public enum StreamConverter {
     /// A stored JSON completion rendered as the SSE chunks the upstream would have streamed.
-    public static func sse(fromJSON body: [UInt8], endpoint: Endpoint, includeUsage: Bool) -> [UInt8]? {
-        guard let json = try? JSONParser.parse(body), let choices = json["choices"]?.arrayValue else { return nil }
+    public static func sse(fromJSON body: ByteBuffer, endpoint: Endpoint, includeUsage: Bool) -> ByteBuffer? {
+        guard let json = try? JSONParser.parse(body.readableBytesView), let choices = json["choices"]?.arrayValue else { return nil }
         var common: [(String, JSONValue)] = [("id", json["id"] ?? .string("")), ("object", .string(endpoint == .chatCompletions ? "chat.completion.chunk" : "text_completion"))]
         common.append(("created", json["created"] ?? .int(0)))
         common.append(("model", json["model"] ?? .string("")))
         if let fingerprint = json["system_fingerprint"] { common.append(("system_fingerprint", fingerprint)) }
-        var events: [ServerSentEvent] = []
+        var out = ByteBuffer()
+        out.reserveCapacity(body.readableBytes * 2)
         func emit(_ choices: [JSONValue], usage: JSONValue? = nil) {
             var chunk = common
             chunk.append(("choices", .array(choices)))
             if let usage { chunk.append(("usage", usage)) }
-            events.append(ServerSentEvent(data: JSONValue.object(chunk).jsonString))
+            ServerSentEvent.write(json: .object(chunk), into: &out)
         }
         for (i, choice) in choices.enumerated() {
             let index = choice["index"] ?? .int(i)
@@ -40,12 +43,12 @@ public enum StreamConverter {
             }
         }
         if includeUsage, let usage = json["usage"] { emit([], usage: usage) }
-        events.append(ServerSentEvent(data: "[DONE]"))
-        return ServerSentEvent.render(events)
+        out.writeStaticString("data: [DONE]\n\n")
+        return out
     }
 
     /// A stored stream assembled into the one JSON completion the upstream would have returned.
-    public static func json(fromSSE body: [UInt8], endpoint: Endpoint) -> [UInt8]? {
+    public static func json(fromSSE body: ByteBuffer, endpoint: Endpoint) -> ByteBuffer? {
         struct ToolCall { var id: JSONValue = .null; var type: JSONValue = .string("function"); var name = ""; var arguments = "" }
         struct Choice {
             var role = "assistant"; var content: String?; var refusal: String?; var finish: JSONValue = .null; var tools: [Int: ToolCall] = [:]
@@ -73,7 +76,7 @@ public enum StreamConverter {
         var first: JSONValue?
         var usage: JSONValue?
         for event in ServerSentEvent.parse(body) where event.data != "[DONE]" {
-            guard let chunk = try? JSONParser.parse(Array(event.data.utf8)) else { return nil }
+            guard let chunk = try? JSONParser.parse(event.data.utf8) else { return nil }
             if first == nil { first = chunk }
             if let u = chunk["usage"], u != .null { usage = u }
             for item in chunk["choices"]?.arrayValue ?? [] {
@@ -125,6 +128,6 @@ public enum StreamConverter {
         out.append(("choices", .array(rendered)))
         out.append(("usage", usage))
         if let fingerprint = first["system_fingerprint"] { out.append(("system_fingerprint", fingerprint)) }
-        return JSONValue.object(out).encoded()
+        return JSONValue.object(out).byteBuffer
     }
 }

@@ -3,7 +3,7 @@ import NIOCore
 extension JSONValue {
     /// Compact JSON. With `sortedKeys` the output is the canonical form used for cache keys:
     /// keys sorted by their UTF-8 bytes, no whitespace, numbers already canonical from parsing.
-    public func encode(into out: inout [UInt8], sortedKeys: Bool = false) {
+    public func encode(into out: inout some JSONByteSink, sortedKeys: Bool = false) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -38,9 +38,14 @@ extension JSONValue {
 
     public var jsonString: String { String(decoding: encoded(), as: UTF8.self) }
 
-    public var byteBuffer: ByteBuffer { ByteBuffer(bytes: encoded()) }
+    public var byteBuffer: ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256)
+        encode(into: &buffer)
+        return buffer
+    }
 
-    static func encodeString(_ s: String, into out: inout [UInt8]) {
+    static func encodeString(_ s: String, into out: inout some JSONByteSink) {
         out.append(UInt8(ascii: "\""))
         // Most strings need no escaping: copy them in one go.
         if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
@@ -63,4 +68,18 @@ extension JSONValue {
         }
         out.append(UInt8(ascii: "\""))
     }
+}
+
+/// Where the encoder writes: an array for keys and tests, a `ByteBuffer` for bodies, which then
+/// go to the client and the cache without another copy.
+public protocol JSONByteSink {
+    mutating func append(_ byte: UInt8)
+    mutating func append(contentsOf bytes: some Sequence<UInt8>)
+}
+
+extension Array: JSONByteSink where Element == UInt8 {}
+
+extension ByteBuffer: JSONByteSink {
+    public mutating func append(_ byte: UInt8) { writeInteger(byte) }
+    public mutating func append(contentsOf bytes: some Sequence<UInt8>) { writeBytes(bytes) }
 }

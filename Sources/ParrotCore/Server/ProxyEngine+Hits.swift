@@ -133,11 +133,9 @@ extension ProxyEngine {
     /// converted exactly.
     static func convert(_ identity: ByteBuffer, to wanted: CacheEntry.Mode, endpoint: Endpoint, includeUsage: Bool) -> ByteBuffer? {
         guard endpoint.convertsBetweenModes else { return nil }
-        let bytes = Array(identity.readableBytesView)
-        let converted = wanted == .sse
-            ? StreamConverter.sse(fromJSON: bytes, endpoint: endpoint, includeUsage: includeUsage)
-            : StreamConverter.json(fromSSE: bytes, endpoint: endpoint)
-        return converted.map { ByteBuffer(bytes: $0) }
+        return wanted == .sse
+            ? StreamConverter.sse(fromJSON: identity, endpoint: endpoint, includeUsage: includeUsage)
+            : StreamConverter.json(fromSSE: identity, endpoint: endpoint)
     }
 
 }
