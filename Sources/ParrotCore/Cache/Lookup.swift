@@ -1,4 +1,5 @@
-/// The Lookup stage: memory tier, then the store, for one request's key and mode. The async
+/// The Lookup stage: memory tier, then the store, for one request's key and mode; then the
+/// semantic tier (`similar`). The async
 /// responder and the event-loop hit path (which may not await, so it asks `inMemory` only)
 /// share it, so both serve exactly the same answers.
 struct Lookup: Sendable {
@@ -48,5 +49,28 @@ struct Lookup: Sendable {
         if entry.mode == wanted { return true }
         guard endpoint.convertsBetweenModes else { return false }
         return wanted == .sse || entry.promptTokens + entry.completionTokens > 0
+    }
+
+    /// The semantic tier: the stored answer of the closest indexed request within the
+    /// threshold. A sample set's family is indexed by its first sample; a hit takes the
+    /// family's samples in turn. An indexed key whose entry is gone leaves the index.
+    func similar(_ probe: SemanticTier.Probe, in semantic: SemanticTier, maxAge: Int?, samples: Int,
+                 rotation: SampleRotation) async -> (answer: CachedAnswer, key: CacheKey, similarity: Float)? {
+        guard let match = semantic.search(probe) else { return nil }
+        if samples > 1 {
+            let turn = rotation.take(match.key, of: samples)
+            if turn > 0, case .hit(let answer) = await tiers.lookup(match.key.sample(turn), now: clock.now, maxAge: maxAge) {
+                return (answer, match.key.sample(turn), match.similarity)
+            }
+        }
+        switch await tiers.lookup(match.key, now: clock.now, maxAge: maxAge) {
+        case .hit(let answer):
+            return (answer, match.key, match.similarity)
+        case .miss:
+            semantic.index.remove(match.key)  // evicted or cleared since it was indexed
+        case .expired, .storeFailed:
+            break
+        }
+        return nil
     }
 }

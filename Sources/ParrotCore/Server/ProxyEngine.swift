@@ -180,24 +180,11 @@ public final class ProxyEngine: Sendable {
               semantic.isEligible(endpoint: call.endpoint, body: call.json, policy: call.policy) else { return nil }
         call.probe = await semantic.probe(endpoint: call.endpoint, provider: call.provider.name, model: call.model,
                                           namespace: namespace, body: call.json, streamed: call.streamed)
-        guard call.policy.lookup, let probe = call.probe, let match = semantic.search(probe) else { return nil }
-        // A sample set's family is indexed by its first sample; a hit takes the family's samples in turn.
-        if call.policy.samples > 1 {
-            let turn = sampleRotation.take(match.key, of: call.policy.samples)
-            if turn > 0, case .hit(let answer) = await tiers.lookup(match.key.sample(turn), now: now(), maxAge: call.policy.maxAge),
-               let response = serve(answer, call: call, outcome: .semantic, key: match.key.sample(turn), similarity: match.similarity) {
-                return response
-            }
-        }
-        switch await tiers.lookup(match.key, now: now(), maxAge: call.policy.maxAge) {
-        case .hit(let answer):
-            return serve(answer, call: call, outcome: .semantic, key: match.key, similarity: match.similarity)
-        case .miss:
-            semantic.index.remove(match.key)  // evicted or cleared since it was indexed
-        case .expired, .storeFailed:
-            break
-        }
-        return nil
+        guard call.policy.lookup, let probe = call.probe,
+              let found = await cacheLookup.similar(probe, in: semantic, maxAge: call.policy.maxAge, samples: call.policy.samples,
+                                                    rotation: sampleRotation)
+        else { return nil }
+        return serve(found.answer, call: call, outcome: .semantic, key: found.key, similarity: found.similarity)
     }
 
     /// 504 `cache_miss` for an offline request the cache cannot answer. Counted as an offline
