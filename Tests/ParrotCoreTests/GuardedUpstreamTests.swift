@@ -275,8 +275,8 @@ final class GuardedUpstreamTests: XCTestCase {
             let healed = try await proxy.chat("flaky")
             XCTAssertEqual(healed.status, 200)
             XCTAssertEqual(proxy.mock.requestCount(path: Self.chatPath), 6)
-            let v1 = try await proxy.chat("flaky").cache
-            XCTAssertEqual(v1, "HIT")
+            let flakyOutcome = try await proxy.chat("flaky").cache
+            XCTAssertEqual(flakyOutcome, "HIT")
         }
     }
 

@@ -285,13 +285,13 @@ final class StatsTests: XCTestCase {
 
             let reset = try await proxy.send(.POST, "/stats/reset", headers: [("authorization", "Bearer t0k")])
             XCTAssertEqual(reset.status, 200)
-            let v1 = try await proxy.stats()["requests"]
-            XCTAssertEqual(v1, .int(0))
+            let requests = try await proxy.stats()["requests"]
+            XCTAssertEqual(requests, .int(0))
             let clear = try await proxy.send(.DELETE, "/cache", headers: [("authorization", "Bearer t0k")])
             XCTAssertEqual(clear.status, 200)
             XCTAssertEqual(clear.json?["deleted"], .int(1))
-            let v2 = try await proxy.chat("protected").cache
-            XCTAssertEqual(v2, "MISS")
+            let protectedOutcome = try await proxy.chat("protected").cache
+            XCTAssertEqual(protectedOutcome, "MISS")
         }
     }
 
@@ -310,10 +310,10 @@ final class StatsTests: XCTestCase {
                 XCTAssertTrue(message.contains("server.admin_token_env"), message)
                 XCTAssertTrue(message.contains("PARROT_TEST_ADMIN_TOKEN"), message)
             }
-            let v1 = try await proxy.stats()["requests"]
-            XCTAssertEqual(v1, .int(1))
-            let v2 = try await proxy.chat("public").cache
-            XCTAssertEqual(v2, "HIT")
+            let requests = try await proxy.stats()["requests"]
+            XCTAssertEqual(requests, .int(1))
+            let publicOutcome = try await proxy.chat("public").cache
+            XCTAssertEqual(publicOutcome, "HIT")
         }
         try await withProxy(configure: { $0.server.host = "0.0.0.0" }) { proxy in
             let reply = try await proxy.send(.POST, "/stats/reset")
@@ -349,14 +349,14 @@ final class StatsTests: XCTestCase {
             let auth = [("authorization", "Bearer \(clientKey)")]
             let miss = try await proxy.chat("keep my secrets", headers: auth)
             XCTAssertEqual(miss.cache, "MISS")
-            let v1 = try await proxy.chat("keep my secrets", headers: auth).cache
-            XCTAssertEqual(v1, "HIT")
+            let keepMySecretsOutcome = try await proxy.chat("keep my secrets", headers: auth).cache
+            XCTAssertEqual(keepMySecretsOutcome, "HIT")
             _ = try await proxy.chat("streamed secrets", stream: true, headers: auth)
             _ = try await proxy.chat("no store", headers: auth + [("cache-control", "no-store")])
             _ = try await proxy.chat("failing", headers: auth + [("x-mock-status", "500")])
             _ = try await proxy.chat("dropped", headers: auth + [("x-mock-close", "1")])
-            _ = try await proxy.send(.GET, "/v1/models", headers: auth)
-            _ = try await proxy.send(.POST, "/v1/embeddings", body: #"{"model":"text-embedding-3-small","input":"x"}"#, headers: [("api-key", clientKey)])
+            _ = try await proxy.send(.GET, "/keepMySecretsOutcome/models", headers: auth)
+            _ = try await proxy.send(.POST, "/keepMySecretsOutcome/embeddings", body: #"{"model":"text-embedding-3-small","input":"x"}"#, headers: [("api-key", clientKey)])
             _ = try await proxy.send(.POST, "/v1/chat/completions", body: "{not json", headers: auth)
             _ = try await eventually(5) { try await proxy.stats()["cache"]?["entries"] == .int(3) }
 

@@ -104,18 +104,18 @@ final class UpstreamFaultTests: XCTestCase {
             Self.assertOpenAIError(first, status: 502, code: "upstream_unreachable")
             XCTAssertLessThan(ContinuousClock.now - started, .seconds(3), "refused fails at once, not after connect_timeout_ms (5 s)")
             XCTAssertEqual(first.cache, "MISS")
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let firstBreaker = try await Self.breaker(proxy)
+            XCTAssertEqual(firstBreaker, Breaker(errors: 1, failures: 1, state: "closed"))
             let second = await Self.fetch(proxy, "refused")
             Self.assertOpenAIError(second, status: 502, code: "upstream_unreachable")
-            let v2 = try await Self.breaker(proxy)
-            XCTAssertEqual(v2, Breaker(errors: 2, failures: 2, state: "open"), "failure_threshold = 2")
+            let secondBreaker = try await Self.breaker(proxy)
+            XCTAssertEqual(secondBreaker, Breaker(errors: 2, failures: 2, state: "open"), "failure_threshold = 2")
             // Open: answered at once, without an attempt.
             let third = await Self.fetch(proxy, "refused")
             Self.assertOpenAIError(third, status: 503, code: "provider_unavailable")
             XCTAssertNotNil(third.headers.first(name: "retry-after"))
-            let v3 = try await Self.breaker(proxy)
-            XCTAssertEqual(v3.errors, 2)
+            let thirdBreaker = try await Self.breaker(proxy)
+            XCTAssertEqual(thirdBreaker.errors, 2)
             let entries = try await proxy.stats()["cache"]?["entries"]
             XCTAssertEqual(entries, .int(0))
         }
@@ -125,8 +125,8 @@ final class UpstreamFaultTests: XCTestCase {
         try await withProxy(configure: Self.oneAttempt) { proxy in
             let fetched = await Self.fetch(proxy, "closed on me", headers: [("x-mock-close", "1")])
             Self.assertOpenAIError(fetched, status: 502, code: "upstream_unreachable")
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "closed on me")
         }
     }
@@ -140,8 +140,8 @@ final class UpstreamFaultTests: XCTestCase {
             let fetched = await Self.fetch(proxy, "stalled", headers: [("x-mock-stall", "1")])
             Self.assertOpenAIError(fetched, status: 504, code: "upstream_timeout")
             XCTAssertLessThan(ContinuousClock.now - started, .seconds(10), "answered near the timeout, not when the stall ends (120 s)")
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "stalled")
         }
     }
@@ -154,8 +154,8 @@ final class UpstreamFaultTests: XCTestCase {
             // OpenAI-shaped 502, never a 200 with half a body.
             let plain = await Self.fetch(proxy, "reset plain", headers: [("x-mock-reset", "1")])
             Self.assertOpenAIError(plain, status: 502, code: "upstream_unreachable")
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"), "a body that breaks is a failure")
+            let firstBreaker = try await Self.breaker(proxy)
+            XCTAssertEqual(firstBreaker, Breaker(errors: 1, failures: 1, state: "closed"), "a body that breaks is a failure")
             try await assertNotCached(proxy, "reset plain")
         }
         try await withProxy(configure: Self.oneAttempt) { proxy in
@@ -164,8 +164,8 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertTrue(streamed.cut)
             XCTAssertTrue(streamed.text.hasPrefix("data: {"), "the relayed part of the stream: \(streamed.text)")
             XCTAssertFalse(streamed.text.contains("[DONE]"))
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let secondBreaker = try await Self.breaker(proxy)
+            XCTAssertEqual(secondBreaker, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "reset stream", stream: true)
         }
     }
@@ -193,8 +193,8 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertTrue((2...3).contains(relayed), "\(relayed) chunks relayed: \(text)")
             XCTAssertFalse(text.contains("[DONE]"))
             XCTAssertFalse(text.hasSuffix("0\r\n\r\n"), "no chunked terminator: the stream must not look complete")
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "cut me", stream: true)
         }
     }
@@ -216,8 +216,8 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertEqual(streamed.status, 200)
             XCTAssertTrue(streamed.cut)
             XCTAssertFalse(streamed.text.contains("[DONE]"))
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 2, failures: 2, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 2, failures: 2, state: "closed"))
             try await assertNotCached(proxy, "drip plain")
             let again = try await proxy.chat("drip stream", stream: true)
             XCTAssertEqual(again.cache, "MISS")
@@ -235,11 +235,11 @@ final class UpstreamFaultTests: XCTestCase {
                 XCTAssertEqual(cut.status, 200, "each head arrives; each body breaks")
                 XCTAssertTrue(cut.cut)
             }
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 3, failures: 3, state: "open"), "a head that arrived does not hide the body that broke")
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 3, failures: 3, state: "open"), "a head that arrived does not hide the body that broke")
             let refused = await Self.fetch(proxy, "always cut 4", stream: true)
             Self.assertOpenAIError(refused, status: 503, code: "provider_unavailable")
-            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 3)
+            XCTAssertEqual(proxy.mock.requestCount(path: "/breaker/chat/completions"), 3)
         }
     }
 
@@ -255,8 +255,8 @@ final class UpstreamFaultTests: XCTestCase {
             let hit = try await proxy.chat("patient", stream: true)
             XCTAssertEqual(hit.cache, "HIT")
             XCTAssertEqual(hit.bytes, streamed.bytes)
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 0, failures: 0, state: "closed"))
         }
     }
 
@@ -270,8 +270,8 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertNil(fetched.json)
             XCTAssertTrue(fetched.text.hasPrefix(#"{"id":"chatcmpl-"#), fetched.text)
             // An answer did arrive: not a 5xx, timeout or connection error, so not a breaker failure.
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 0, failures: 0, state: "closed"))
             try await assertNotCached(proxy, "garbled")
         }
     }
@@ -291,13 +291,13 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertFalse(streamed.cut)
             XCTAssertGreaterThan(streamed.bytes.count, 400_000)
             XCTAssertTrue(streamed.text.hasSuffix("data: [DONE]\n\n"))
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 0, failures: 0, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 0, failures: 0, state: "closed"))
             let again = try await proxy.chat("huge plain", headers: size)
             XCTAssertEqual(again.cache, "MISS")
             let againStream = try await proxy.chat("huge stream", stream: true, headers: size)
             XCTAssertEqual(againStream.cache, "MISS")
-            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 4)
+            XCTAssertEqual(proxy.mock.requestCount(path: "/breaker/chat/completions"), 4)
             let entries = try await proxy.stats()["cache"]?["entries"]
             XCTAssertEqual(entries, .int(0))
         }
@@ -308,8 +308,8 @@ final class UpstreamFaultTests: XCTestCase {
             let fetched = await Self.fetch(proxy, "five hundred", headers: [("x-mock-status", "503")])
             XCTAssertEqual(fetched.status, 503)
             XCTAssertEqual(fetched.json?["error"]?["type"]?.stringValue.map { !$0.isEmpty }, true, fetched.text)
-            let v1 = try await Self.breaker(proxy)
-            XCTAssertEqual(v1, Breaker(errors: 1, failures: 1, state: "closed"))
+            let breaker = try await Self.breaker(proxy)
+            XCTAssertEqual(breaker, Breaker(errors: 1, failures: 1, state: "closed"))
             try await assertNotCached(proxy, "five hundred")
         }
     }
