@@ -355,8 +355,8 @@ final class StatsTests: XCTestCase {
             _ = try await proxy.chat("no store", headers: auth + [("cache-control", "no-store")])
             _ = try await proxy.chat("failing", headers: auth + [("x-mock-status", "500")])
             _ = try await proxy.chat("dropped", headers: auth + [("x-mock-close", "1")])
-            _ = try await proxy.send(.GET, "/keepMySecretsOutcome/models", headers: auth)
-            _ = try await proxy.send(.POST, "/keepMySecretsOutcome/embeddings", body: #"{"model":"text-embedding-3-small","input":"x"}"#, headers: [("api-key", clientKey)])
+            _ = try await proxy.send(.GET, "/v1/models", headers: auth)
+            _ = try await proxy.send(.POST, "/v1/embeddings", body: #"{"model":"text-embedding-3-small","input":"x"}"#, headers: [("api-key", clientKey)])
             _ = try await proxy.send(.POST, "/v1/chat/completions", body: "{not json", headers: auth)
             _ = try await eventually(5) { try await proxy.stats()["cache"]?["entries"] == .int(3) }
 

@@ -239,7 +239,7 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertEqual(breaker, Breaker(errors: 3, failures: 3, state: "open"), "a head that arrived does not hide the body that broke")
             let refused = await Self.fetch(proxy, "always cut 4", stream: true)
             Self.assertOpenAIError(refused, status: 503, code: "provider_unavailable")
-            XCTAssertEqual(proxy.mock.requestCount(path: "/breaker/chat/completions"), 3)
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 3)
         }
     }
 
@@ -297,7 +297,7 @@ final class UpstreamFaultTests: XCTestCase {
             XCTAssertEqual(again.cache, "MISS")
             let againStream = try await proxy.chat("huge stream", stream: true, headers: size)
             XCTAssertEqual(againStream.cache, "MISS")
-            XCTAssertEqual(proxy.mock.requestCount(path: "/breaker/chat/completions"), 4)
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 4)
             let entries = try await proxy.stats()["cache"]?["entries"]
             XCTAssertEqual(entries, .int(0))
         }
