@@ -19,7 +19,7 @@ struct InFlightStateMachine {
     typealias Head = Result<UpstreamHead, ParrotError>
 
     /// The chunks relayed so far, for late joiners, or the fact that they outgrew their bound.
-    enum Replay {
+    private enum Replay {
         case kept([ByteBuffer], bytes: Int)
         case overflowed
     }
