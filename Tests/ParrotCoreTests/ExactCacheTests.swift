@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import ParrotCore
+@testable import ParrotCore
 import ParrotMock
 import XCTest
 
@@ -244,6 +244,53 @@ final class ExactCacheTests: XCTestCase {
             }
             XCTAssertEqual(Set(replies.map(\.body)).count, 1)
             XCTAssertTrue(replies[0].body.hasSuffix("data: [DONE]\n\n"))
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 1)
+        }
+    }
+
+    /// Issue #19: one of two coalesced streaming clients closes its socket before the first
+    /// byte; the other still gets the whole stream, the provider is called once, and the answer
+    /// is stored. Fails if the leaver's detach (by its cancel handler, its failure branch or its
+    /// body's `defer`, possibly more than once) cancelled the fetch the other is attached to.
+    func testAStreamingClientLeavingBeforeTheFirstByteLeavesTheOtherTheWholeStoredAnswer() async throws {
+        try await withProxy { proxy in
+            let port = proxy.port
+            // The head comes late (time to join and to leave before it), the chunks slowly (the
+            // stream still runs when Parrot finds the leaver's socket closed).
+            let controls = [("x-mock-delay-ms", "1500"), ("x-mock-chunk-delay-ms", "40"), ("x-mock-chunks", "12")]
+            let body = #"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"one leaves"}],"stream":true}"#
+            let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                + controls.map { "\($0.0): \($0.1)\r\n" }.joined() + "content-length: \(body.utf8.count)\r\n\r\n\(body)"
+            let leaver = try await onThread { () -> HeldConnection in
+                let connection = try RawHTTPConnection(port: port)
+                connection.send(request)
+                return HeldConnection(connection)
+            }
+            let leading = try await eventually(5) { proxy.mock.requestCount(path: "/v1/chat/completions") == 1 }
+            XCTAssertTrue(leading, "the first client leads the upstream call")
+            let ended = Flag()
+            let staying = Task {
+                defer { ended.value.store(true, ordering: .relaxed) }
+                return try await proxy.chat("one leaves", stream: true, headers: controls)
+            }
+            let joined = try await eventually(5) { proxy.engine.coalescer.attachedClients == 2 }
+            XCTAssertTrue(joined, "the second client joins the call in flight")
+            leaver.connection.close()
+
+            let answered = try await eventually(20) { ended.value.load(ordering: .relaxed) }
+            guard answered else {
+                staying.cancel()
+                return XCTFail("the staying client's answer never ended")
+            }
+            let reply = try await staying.value
+            XCTAssertEqual(reply.status, 200)
+            XCTAssertEqual(reply.cache, "MISS")
+            XCTAssertTrue(reply.body.hasSuffix("data: [DONE]\n\n"), "the stream was cut: \(reply.body.suffix(200))")
+            let released = try await eventually(5) { proxy.engine.coalescer.count == 0 }
+            XCTAssertTrue(released, "the slot of the finished answer is freed")
+            let again = try await proxy.chat("one leaves", stream: true, headers: controls)
+            XCTAssertEqual(again.cache, "HIT", "the answer was stored")
+            XCTAssertEqual(again.body, reply.body)
             XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 1)
         }
     }

@@ -31,11 +31,11 @@ public final class Coalescer: Sendable {
     func join(_ key: CacheKey, mode: CacheEntry.Mode, otherModeJoinable: Bool, recheck: () -> CachedAnswer?,
               make: () -> InFlightAnswer) -> Joined {
         inFlight.withLock { table in
-            if let existing = table[Slot(key: key, mode: mode)], let id = existing.attach() {
-                return .joined(existing, id: id, converting: false)
+            if let id = Self.attach(to: Slot(key: key, mode: mode), in: &table) {
+                return .joined(table[Slot(key: key, mode: mode)]!, id: id, converting: false)
             }
-            if otherModeJoinable, let other = table[Slot(key: key, mode: mode.other)], let id = other.attach() {
-                return .joined(other, id: id, converting: true)
+            if otherModeJoinable, let id = Self.attach(to: Slot(key: key, mode: mode.other), in: &table) {
+                return .joined(table[Slot(key: key, mode: mode.other)]!, id: id, converting: true)
             }
             if let cached = recheck() { return .cached(cached) }
             let answer = make()
@@ -44,6 +44,20 @@ public final class Coalescer: Sendable {
         }
     }
 
+    /// Attaches to the answer in `slot`. An answer that refuses (its state machine says it failed,
+    /// was abandoned by every client, or outgrew its replay bound) can never be joined again, so
+    /// its slot is freed at once instead of when its fetch task ends.
+    private static func attach(to slot: Slot, in table: inout [Slot: InFlightAnswer]) -> Int? {
+        guard let answer = table[slot] else { return nil }
+        guard let id = answer.attach() else {
+            table[slot] = nil
+            return nil
+        }
+        return id
+    }
+
+    /// Frees the slot of `answer` (its leader calls it when the answer is stored or failed); a
+    /// slot that already holds a newer answer for the key is left alone.
     func remove(_ key: CacheKey, _ answer: InFlightAnswer) {
         inFlight.withLock { table in
             let slot = Slot(key: key, mode: answer.mode)
@@ -52,4 +66,7 @@ public final class Coalescer: Sendable {
     }
 
     public var count: Int { inFlight.withLock { $0.count } }
+
+    /// Clients attached to the answers in flight, joiners included.
+    var attachedClients: Int { inFlight.withLock { $0.values.reduce(0) { $0 + $1.attachedCount } } }
 }

@@ -10,8 +10,12 @@ import Synchronization
 /// client is within it (`waitForRoom`), and a client that stays behind it for
 /// `slowClientTimeout` is cut off so the others go on. The replay buffer for late joiners is
 /// bounded by `replayLimit`; past it the answer can no longer be joined.
+///
+/// Every decision is ``InFlightStateMachine``'s; this shell holds it under a lock with the
+/// continuations of parked clients and the fetch task, and performs the machine's actions after
+/// releasing the lock.
 public final class InFlightAnswer: Sendable {
-    public enum BodyEvent: Sendable {
+    public enum BodyEvent: Sendable, Equatable {
         case chunk(ByteBuffer)
         case finished
         case failed(ParrotError)
@@ -22,37 +26,44 @@ public final class InFlightAnswer: Sendable {
         }
     }
 
-    enum Completion {
-        case running
-        case finished
-        case failed(ParrotError)
-    }
-
-    /// One attached client: what was relayed to it and not yet read, and its reader when it waits.
-    struct Client {
-        var queue = CircularBuffer<BodyEvent>()
-        var queuedBytes = 0
-        var reader: CheckedContinuation<BodyEvent?, Never>?
-    }
-
-    struct State {
-        var head: Result<UpstreamHead, ParrotError>?
-        var headWaiters: [CheckedContinuation<Result<UpstreamHead, ParrotError>, Never>] = []
-        var replay: [ByteBuffer] = []
-        var replayBytes = 0
-        /// False once the replay buffer overflowed: late clients can no longer join.
-        var joinable = true
-        var completion = Completion.running
-        var clients: [Int: Client] = [:]
-        var nextID = 0
-        var task: Task<Void, Never>?
-        /// The leader, waiting for every client to be back within its window.
+    private struct Shell {
+        var machine: InFlightStateMachine
+        /// Parked readers by client id; the machine marks the same ids as waiting.
+        var readers: [Int: CheckedContinuation<BodyEvent?, Never>] = [:]
+        var headWaiters: [CheckedContinuation<InFlightStateMachine.Head, Never>] = []
+        /// The leader, parked until every client is back within its window.
         var roomWaiter: CheckedContinuation<Void, Never>?
+        var task: Task<Void, Never>?
         var upstreamElapsed: Duration?
-        var clientsCutOff = 0
+
+        /// Takes the continuations an action resumes, so they are resumed after the lock.
+        mutating func take(_ action: InFlightStateMachine.Action) -> Resumptions {
+            var resumptions = Resumptions(action: action)
+            if case .resume(let ids, _) = action.readers { resumptions.readers = ids.compactMap { readers.removeValue(forKey: $0) } }
+            if case .resume = action.headWaiters { (resumptions.headWaiters, headWaiters) = (headWaiters, []) }
+            if case .resume = action.leader { (resumptions.leader, roomWaiter) = (roomWaiter, nil) }
+            if case .cancel = action.fetch { resumptions.task = task }
+            return resumptions
+        }
     }
 
-    private let state = Mutex(State())
+    /// An action with the continuations and task it applies to, performed outside the lock.
+    private struct Resumptions {
+        let action: InFlightStateMachine.Action
+        var readers: [CheckedContinuation<BodyEvent?, Never>] = []
+        var headWaiters: [CheckedContinuation<InFlightStateMachine.Head, Never>] = []
+        var leader: CheckedContinuation<Void, Never>?
+        var task: Task<Void, Never>?
+
+        func perform() {
+            if case .resume(_, let event) = action.readers { for reader in readers { reader.resume(returning: event) } }
+            if case .resume(let head) = action.headWaiters { for waiter in headWaiters { waiter.resume(returning: head) } }
+            leader?.resume()
+            task?.cancel()
+        }
+    }
+
+    private let shell: Mutex<Shell>
     let replayLimit: Int
     let window: Int
     let slowClientTimeout: Duration
@@ -64,31 +75,32 @@ public final class InFlightAnswer: Sendable {
         self.replayLimit = replayLimit
         self.window = window
         self.slowClientTimeout = slowClientTimeout
+        shell = Mutex(Shell(machine: InFlightStateMachine(replayLimit: replayLimit, window: window)))
     }
 
-    /// Runs the fetch; `work` publishes through this object.
+    /// Runs the machine under the lock, then performs what it decided.
+    private func run(_ event: (inout InFlightStateMachine) -> InFlightStateMachine.Action) {
+        shell.withLock { shell in shell.take(event(&shell.machine)) }.perform()
+    }
+
+    /// Runs the fetch; `work` publishes through this object. Cancelled at once when every client
+    /// left before it started.
     func start(_ work: @escaping @Sendable (InFlightAnswer) async -> Void) {
         let task = Task { await work(self) }
-        state.withLock { $0.task = task }
+        let fetch = shell.withLock { shell in
+            shell.task = task
+            return shell.machine.fetchStarted()
+        }
+        if case .cancel = fetch { task.cancel() }
     }
 
     /// Attaches a client; returns nil when the answer can no longer be joined. From here on the
     /// client receives every chunk (the ones relayed before, replayed, then live ones), however
     /// late it starts reading.
     func attach() -> Int? {
-        state.withLock { state in
-            guard state.joinable else { return nil }
-            if case .failed = state.completion { return nil }
-            state.nextID += 1
-            let id = state.nextID
-            var client = Client()
-            for chunk in state.replay {
-                client.queue.append(.chunk(chunk))
-                client.queuedBytes += chunk.readableBytes
-            }
-            if case .finished = state.completion { client.queue.append(.finished) }
-            state.clients[id] = client
-            return id
+        switch shell.withLock({ $0.machine.attach() }) {
+        case .attached(let id): return id
+        case .refused: return nil
         }
     }
 
@@ -96,27 +108,22 @@ public final class InFlightAnswer: Sendable {
     /// already cut off or done) changes nothing. Cancels the fetch when no client is left and the
     /// answer is still running.
     func detach(_ id: Int) {
-        let (task, reader, room): (Task<Void, Never>?, CheckedContinuation<BodyEvent?, Never>?, CheckedContinuation<Void, Never>?) =
-            state.withLock { state in
-                guard let client = state.clients.removeValue(forKey: id) else { return (nil, nil, nil) }
-                var task: Task<Void, Never>?
-                if state.clients.isEmpty, case .running = state.completion { task = state.task }
-                return (task, client.reader, Self.takeRoomWaiter(&state, window: window))
-            }
-        reader?.resume(returning: nil)
-        room?.resume()
-        task?.cancel()
+        run { $0.detach(id) }
     }
 
-    var attachedCount: Int { state.withLock { $0.clients.count } }
-    var clientsCutOff: Int { state.withLock { $0.clientsCutOff } }
+    var attachedCount: Int { shell.withLock { $0.machine.attachedCount } }
+    var clientsCutOff: Int { shell.withLock { $0.machine.clientsCutOff } }
 
     func head() async -> Result<UpstreamHead, ParrotError> {
         await withCheckedContinuation { continuation in
-            let ready: Result<UpstreamHead, ParrotError>? = state.withLock { state in
-                if let head = state.head { return head }
-                state.headWaiters.append(continuation)
-                return nil
+            let ready: InFlightStateMachine.Head? = shell.withLock { shell in
+                switch shell.machine.headRequested() {
+                case .ready(let head):
+                    return head
+                case .wait:
+                    shell.headWaiters.append(continuation)
+                    return nil
+                }
             }
             if let ready { continuation.resume(returning: ready) }
         }
@@ -127,19 +134,25 @@ public final class InFlightAnswer: Sendable {
     func next(_ id: Int) async -> BodyEvent? {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<BodyEvent?, Never>) in
-                let (event, room): (BodyEvent??, CheckedContinuation<Void, Never>?) = state.withLock { state in
-                    guard var client = state.clients[id] else { return (.some(nil), nil) }
-                    guard let event = client.queue.popFirst() else {
-                        client.reader = continuation
-                        state.clients[id] = client
-                        return (nil, nil)
+                let (read, leader): (InFlightStateMachine.ReadAction, CheckedContinuation<Void, Never>?) = shell.withLock { shell in
+                    let read = shell.machine.readerArrived(id)
+                    switch read {
+                    case .deliver(_, leader: .resume):
+                        defer { shell.roomWaiter = nil }
+                        return (read, shell.roomWaiter)
+                    case .deliver(_, leader: .none), .end:
+                        return (read, nil)
+                    case .wait:
+                        shell.readers[id] = continuation
+                        return (read, nil)
                     }
-                    if case .chunk(let chunk) = event { client.queuedBytes -= chunk.readableBytes }
-                    state.clients[id] = event.isTerminal ? nil : client
-                    return (.some(event), Self.takeRoomWaiter(&state, window: window))
                 }
-                room?.resume()
-                if let event { continuation.resume(returning: event) }
+                leader?.resume()
+                switch read {
+                case .deliver(let event, _): continuation.resume(returning: event)
+                case .end: continuation.resume(returning: nil)
+                case .wait: break
+                }
             }
         } onCancel: {
             detach(id)
@@ -147,113 +160,47 @@ public final class InFlightAnswer: Sendable {
     }
 
     func publishHead(_ head: Result<UpstreamHead, ParrotError>) {
-        let waiters = state.withLock { state in
-            state.head = head
-            if case .failure(let error) = head { state.completion = .failed(error) }
-            defer { state.headWaiters = [] }
-            return state.headWaiters
-        }
-        for waiter in waiters { waiter.resume(returning: head) }
+        run { $0.headArrived(head) }
     }
 
     func publish(_ chunk: ByteBuffer) {
-        var readers: [CheckedContinuation<BodyEvent?, Never>] = []
-        state.withLock { state in
-            if state.joinable {
-                state.replayBytes += chunk.readableBytes
-                if state.replayBytes > replayLimit {
-                    state.joinable = false
-                    state.replay = []
-                } else {
-                    state.replay.append(chunk)
-                }
-            }
-            for id in state.clients.keys {
-                if let reader = state.clients[id]!.reader {
-                    state.clients[id]!.reader = nil
-                    readers.append(reader)
-                } else {
-                    state.clients[id]!.queue.append(.chunk(chunk))
-                    state.clients[id]!.queuedBytes += chunk.readableBytes
-                }
-            }
-        }
-        for reader in readers { reader.resume(returning: .chunk(chunk)) }
+        run { $0.chunkArrived(chunk) }
     }
 
     func finish(_ error: ParrotError? = nil) {
-        let event: BodyEvent = error.map { .failed($0) } ?? .finished
-        let readers: [CheckedContinuation<BodyEvent?, Never>] = state.withLock { state in
-            state.completion = error.map { .failed($0) } ?? .finished
-            if error != nil { state.replay = [] }
-            var readers: [CheckedContinuation<BodyEvent?, Never>] = []
-            for id in Array(state.clients.keys) {
-                if let reader = state.clients[id]!.reader {
-                    readers.append(reader)
-                    state.clients[id] = nil
-                } else {
-                    state.clients[id]!.queue.append(event)
-                }
-            }
-            return readers
+        run { machine in
+            if let error { return machine.failed(error) }
+            return machine.ended()
         }
-        for reader in readers { reader.resume(returning: event) }
     }
 
     /// Returns when every attached client is within its window: the leader calls it before each
     /// read from the upstream, so the upstream is read no faster than the slowest client takes
     /// it, up to the window. A client still behind after `slowClientTimeout` is cut off.
     func waitForRoom() async {
-        guard state.withLock({ Self.hasLaggard($0, window: window) }) else { return }
-        let timer = Task { [self] in
-            try? await Task.sleep(for: slowClientTimeout)
-            if !Task.isCancelled { cutOffLaggards() }
-        }
+        var timer: Task<Void, Never>?
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state in
-                guard Self.hasLaggard(state, window: window) else { return true }
-                state.roomWaiter = continuation
-                return false
+            let room = shell.withLock { shell in
+                let room = shell.machine.roomRequested()
+                if case .wait = room { shell.roomWaiter = continuation }
+                return room
             }
-            if ready { continuation.resume() }
-        }
-        timer.cancel()
-    }
-
-    /// Cuts off the clients still behind their window: their relay ends early (the connection
-    /// is closed, so the client knows the answer was cut), their queue is freed, and the leader
-    /// goes on for the others; with none left the fetch is cancelled.
-    func cutOffLaggards() {
-        let (readers, room, task): ([CheckedContinuation<BodyEvent?, Never>], CheckedContinuation<Void, Never>?, Task<Void, Never>?) =
-            state.withLock { state in
-                var readers: [CheckedContinuation<BodyEvent?, Never>] = []
-                for (id, client) in state.clients where client.queuedBytes > window {
-                    state.clients[id] = nil
-                    state.clientsCutOff += 1
-                    if let reader = client.reader { readers.append(reader) }
+            switch room {
+            case .proceed:
+                continuation.resume()
+            case .wait(let ticket):
+                timer = Task { [self, slowClientTimeout] in
+                    guard (try? await Task.sleep(for: slowClientTimeout)) != nil else { return }
+                    run { $0.slowClientDeadlinePassed(ticket: ticket) }
                 }
-                var task: Task<Void, Never>?
-                if state.clients.isEmpty, case .running = state.completion { task = state.task }
-                return (readers, Self.takeRoomWaiter(&state, window: window), task)
             }
-        for reader in readers { reader.resume(returning: nil) }
-        room?.resume()
-        task?.cancel()
-    }
-
-    private static func hasLaggard(_ state: State, window: Int) -> Bool {
-        state.clients.values.contains { $0.queuedBytes > window }
-    }
-
-    private static func takeRoomWaiter(_ state: inout State, window: Int) -> CheckedContinuation<Void, Never>? {
-        guard state.roomWaiter != nil, !hasLaggard(state, window: window) else { return nil }
-        defer { state.roomWaiter = nil }
-        return state.roomWaiter
+        }
+        timer?.cancel()
     }
 
     /// How long the upstream call took, head to last byte; set before `finish`.
     var upstreamElapsed: Duration? {
-        get { state.withLock { $0.upstreamElapsed } }
-        set { state.withLock { $0.upstreamElapsed = newValue } }
+        get { shell.withLock { $0.upstreamElapsed } }
+        set { shell.withLock { $0.upstreamElapsed = newValue } }
     }
 }
