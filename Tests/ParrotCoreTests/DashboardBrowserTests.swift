@@ -17,6 +17,8 @@ final class DashboardBrowserTests: XCTestCase {
                 let outcome = try await proxy.chat("dashboard question \(i % 3)").cache
                 XCTAssertEqual(outcome, "HIT")
             }
+            let offline = try await proxy.chat("dashboard offline", headers: [("cache-control", "only-if-cached")])
+            XCTAssertEqual(offline.status, 504)
             let bypass = try await proxy.chat("dashboard question 0", headers: [("cache-control", "no-store")])
             XCTAssertEqual(bypass.cache, "BYPASS")
             let stored = try await eventually { try await proxy.stats()["cache"]?["entries"]?.intValue == 3 }
@@ -30,7 +32,8 @@ final class DashboardBrowserTests: XCTestCase {
             XCTAssertEqual(cache["hits"]?.intValue, 5)
             XCTAssertEqual(cache["misses"]?.intValue, 3)
             XCTAssertEqual(cache["bypass"]?.intValue, 1)
-            XCTAssertEqual(stats["requests"]?.intValue, 9)
+            XCTAssertEqual(stats["requests"]?.intValue, 10)
+            XCTAssertEqual(cache["offline_misses"]?.intValue, 1)
             XCTAssertEqual(cache["entries"]?.intValue, 3)
             XCTAssertEqual(cache["hit_rate"]?.doubleValue, 0.625)
             XCTAssertGreaterThan(cache["tokens_saved"]?.intValue ?? 0, 0)
@@ -44,6 +47,8 @@ final class DashboardBrowserTests: XCTestCase {
                 ("cost-saved", cache["cost_saved_usd"]), ("compression-ratio", cache["compression_ratio"]),
                 ("lat-hit-count", stats["latency_ms"]?["hit"]?["count"]),
                 ("lat-miss-count", stats["latency_ms"]?["miss"]?["count"]),
+                ("offline-misses", cache["offline_misses"]), ("offline-tokens", cache["offline_miss_tokens"]),
+                ("offline-cost", cache["offline_miss_cost_usd"]),
             ]
             for (id, value) in expected {
                 let want = try XCTUnwrap(value?.doubleValue, "/stats has no number for #\(id)")
@@ -51,6 +56,9 @@ final class DashboardBrowserTests: XCTestCase {
                 XCTAssertEqual(Double(shown), want, "#\(id) shows \(shown), /stats says \(want)")
             }
             XCTAssertTrue(dom.contains(#"data-model="gpt-4o-mini""#), "the per-model savings row is rendered")
+            let chatRow = try XCTUnwrap(dom.range(of: #"data-endpoint="/v1/chat/completions""#), "the per-endpoint row is rendered")
+            XCTAssertTrue(dom[chatRow.upperBound...].prefix(400).contains(#"data-field="hits" data-value="5""#),
+                          "the chat row shows by_endpoint's 5 hits: \(dom[chatRow.upperBound...].prefix(400))")
             XCTAssertTrue(dom.contains(#"data-provider="openai""#), "the provider card is rendered")
             XCTAssertTrue(Self.tag(id: "banner", in: dom)?.contains("hidden") ?? false, "no unreachable banner while /stats answers")
             XCTAssertTrue(Self.tag(id: "admin-actions", in: dom)?.contains("hidden") ?? false, "admin actions stay hidden without a token")

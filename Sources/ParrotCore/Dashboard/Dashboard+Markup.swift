@@ -95,6 +95,17 @@ extension Dashboard {
             <div id="unpriced" class="flag" hidden></div>
           </section>
 
+          <section class="card">
+            <h2>By endpoint <span class="hint">chat, embeddings and responses share one cache</span></h2>
+            <table>
+              <thead><tr><th>endpoint</th><th>hits</th><th>misses</th><th>partial</th><th>tokens</th><th>saved</th></tr></thead>
+              <tbody id="endpoints"></tbody>
+            </table>
+            <p class="hint">Offline misses (only-if-cached, replay): <span id="offline-misses" data-value="">—</span>,
+              would cost ~<span id="offline-tokens" data-value="">—</span> tokens,
+              <span id="offline-cost" data-value="">—</span></p>
+          </section>
+
           <section class="card wide">
             <h2>Providers</h2>
             <div id="providers" class="providers"></div>

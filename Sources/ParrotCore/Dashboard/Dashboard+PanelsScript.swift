@@ -77,6 +77,26 @@ extension Dashboard {
               ' savings are not in the dollar total. Add [pricing."model"] to proxy.conf.';
             $('cost-note').textContent = names.length ? names.length + ' model' + (names.length === 1 ? '' : 's') + ' unpriced' : 'priced models';
           }
+          function renderEndpoints(s) {
+            const c = s.cache || {};
+            const rows = Object.entries(c.by_endpoint || {});
+            $('endpoints').replaceChildren(...rows.map(([path, e]) => {
+              const tr = node('tr');
+              tr.setAttribute('data-endpoint', path);
+              tr.append(node('td', 'name', path));
+              for (const [field, text] of [['hits', fmtInt], ['misses', fmtInt], ['partial_hits', fmtInt], ['tokens_saved', fmtInt]]) {
+                const td = node('td');
+                td.setAttribute('data-field', field);
+                put(td, e[field], text(e[field]));
+                tr.append(td);
+              }
+              const cost = node('td'); put(cost, e.cost_saved_usd, fmtUSD(e.cost_saved_usd)); tr.append(cost);
+              return tr;
+            }));
+            put('offline-misses', c.offline_misses, fmtInt(c.offline_misses));
+            put('offline-tokens', c.offline_miss_tokens, fmtInt(c.offline_miss_tokens));
+            put('offline-cost', c.offline_miss_cost_usd, fmtUSD(c.offline_miss_cost_usd));
+          }
           // A labelled figure with an optional fill bar; the figure carries data-field/data-value.
           function meter(parent, label, field, raw, used, max, text, tone) {
             const m = node('div', 'meter');
@@ -179,6 +199,7 @@ extension Dashboard {
             renderCache(s);
             renderLatency(s);
             renderModels(s);
+            renderEndpoints(s);
             renderProviders(s);
             drawCharts();
             $('updated').textContent = clock(lastGood);
