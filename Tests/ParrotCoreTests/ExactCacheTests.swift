@@ -43,8 +43,8 @@ final class ExactCacheTests: XCTestCase {
             let b = try await proxy.chat("secret plan", headers: [("authorization", "Bearer sk-tenant-b")])
             XCTAssertEqual(a.cache, "MISS")
             XCTAssertEqual(b.cache, "MISS")
-            let v45 = try await proxy.chat("secret plan", headers: [("authorization", "Bearer sk-tenant-a")]).cache
-            XCTAssertEqual(v45, "HIT")
+            let secretPlanOutcome = try await proxy.chat("secret plan", headers: [("authorization", "Bearer sk-tenant-a")]).cache
+            XCTAssertEqual(secretPlanOutcome, "HIT")
             XCTAssertEqual(proxy.mock.requestCount(path: "/v1/chat/completions"), 2)
             // A named namespace subdivides a key's cache; it is not shared across keys by default.
             let named = try await proxy.chat("secret plan", headers: [("authorization", "Bearer sk-tenant-a"), ("x-parrot-namespace", "team")])
@@ -105,29 +105,29 @@ final class ExactCacheTests: XCTestCase {
         try await withProxy { proxy in
             let body = #"{"model":"gpt-4o-mini","input":"hello"}"#
             let streamBody = #"{"model":"gpt-4o-mini","input":"hello","stream":true}"#
-            let v106 = try await proxy.send(.POST, "/v1/responses", body: body).cache
-            XCTAssertEqual(v106, "MISS")
-            let v107 = try await proxy.send(.POST, "/v1/responses", body: streamBody).cache
-            XCTAssertEqual(v107, "MISS")
-            let v108 = try await proxy.send(.POST, "/v1/responses", body: body).cache
-            XCTAssertEqual(v108, "HIT")
-            let v109 = try await proxy.send(.POST, "/v1/responses", body: streamBody).cache
-            XCTAssertEqual(v109, "HIT")
+            let firstResponsesOutcome = try await proxy.send(.POST, "/v1/responses", body: body).cache
+            XCTAssertEqual(firstResponsesOutcome, "MISS")
+            let secondResponsesOutcome = try await proxy.send(.POST, "/v1/responses", body: streamBody).cache
+            XCTAssertEqual(secondResponsesOutcome, "MISS")
+            let thirdResponsesOutcome = try await proxy.send(.POST, "/v1/responses", body: body).cache
+            XCTAssertEqual(thirdResponsesOutcome, "HIT")
+            let fourthResponsesOutcome = try await proxy.send(.POST, "/v1/responses", body: streamBody).cache
+            XCTAssertEqual(fourthResponsesOutcome, "HIT")
         }
     }
 
     func testEmbeddingsAndCompletionsAreCached() async throws {
         try await withProxy { proxy in
             let e = #"{"model":"text-embedding-3-small","input":"a sentence"}"#
-            let v116 = try await proxy.send(.POST, "/v1/embeddings", body: e).cache
-            XCTAssertEqual(v116, "MISS")
-            let v117 = try await proxy.send(.POST, "/v1/embeddings", body: e).cache
-            XCTAssertEqual(v117, "HIT")
+            let firstEmbeddingsOutcome = try await proxy.send(.POST, "/v1/embeddings", body: e).cache
+            XCTAssertEqual(firstEmbeddingsOutcome, "MISS")
+            let secondEmbeddingsOutcome = try await proxy.send(.POST, "/v1/embeddings", body: e).cache
+            XCTAssertEqual(secondEmbeddingsOutcome, "HIT")
             let c = #"{"model":"gpt-3.5-turbo-instruct","prompt":"Say this"}"#
-            let v119 = try await proxy.send(.POST, "/v1/completions", body: c).cache
-            XCTAssertEqual(v119, "MISS")
-            let v120 = try await proxy.send(.POST, "/v1/completions", body: c).cache
-            XCTAssertEqual(v120, "HIT")
+            let firstCompletionsOutcome = try await proxy.send(.POST, "/v1/completions", body: c).cache
+            XCTAssertEqual(firstCompletionsOutcome, "MISS")
+            let secondCompletionsOutcome = try await proxy.send(.POST, "/v1/completions", body: c).cache
+            XCTAssertEqual(secondCompletionsOutcome, "HIT")
         }
     }
 
@@ -142,8 +142,8 @@ final class ExactCacheTests: XCTestCase {
             let again = try await proxy.chat("cut me", stream: true)
             XCTAssertEqual(again.cache, "MISS")
             XCTAssertTrue(again.body.hasSuffix("data: [DONE]\n\n"))
-            let v135 = try await proxy.chat("cut me", stream: true).cache
-            XCTAssertEqual(v135, "HIT")
+            let cutMeOutcome = try await proxy.chat("cut me", stream: true).cache
+            XCTAssertEqual(cutMeOutcome, "HIT")
         }
     }
 
@@ -159,8 +159,8 @@ final class ExactCacheTests: XCTestCase {
             let ok = try await proxy.chat("fail once")
             XCTAssertEqual(ok.cache, "MISS")
             XCTAssertEqual(ok.status, 200)
-            let v151 = try await proxy.chat("fail once").cache
-            XCTAssertEqual(v151, "HIT")
+            let failOnceOutcome = try await proxy.chat("fail once").cache
+            XCTAssertEqual(failOnceOutcome, "HIT")
         }
     }
 
@@ -168,8 +168,8 @@ final class ExactCacheTests: XCTestCase {
         try await withProxy { proxy in
             let bypass = try await proxy.chat("controls", headers: [("cache-control", "no-store")])
             XCTAssertEqual(bypass.cache, "BYPASS")
-            let v159 = try await proxy.chat("controls").cache
-            XCTAssertEqual(v159, "MISS", "no-store stored nothing")
+            let controlsOutcome = try await proxy.chat("controls").cache
+            XCTAssertEqual(controlsOutcome, "MISS", "no-store stored nothing")
             let cached = try await proxy.chat("controls")
             XCTAssertEqual(cached.cache, "HIT")
             let refreshed = try await proxy.chat("controls", headers: [("cache-control", "no-cache")])
@@ -304,8 +304,8 @@ final class ExactCacheTests: XCTestCase {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             XCTAssertEqual(Set(replies.map(\.status)), [503])
-            let v235 = try await proxy.chat("doomed").cache
-            XCTAssertEqual(v235, "MISS")
+            let doomedOutcome = try await proxy.chat("doomed").cache
+            XCTAssertEqual(doomedOutcome, "MISS")
         }
     }
 
@@ -372,12 +372,12 @@ final class ExactCacheTests: XCTestCase {
         let summary = try await store.summary()
         XCTAssertLessThanOrEqual(summary.bytes, 10_000)
         XCTAssertEqual(removed, 30)
-        let v292 = try await store.get(CacheKey(digest: Array(repeating: 39, count: 32)))
-        XCTAssertNotNil(v292, "most recently used stays")
-        let v293 = try await store.get(CacheKey(digest: Array(repeating: 0, count: 32)))
-        XCTAssertNil(v293, "least recently used goes")
-        let v294 = try await store.integrityCheck()
-        XCTAssertEqual(v294, "ok")
+        let firstEntry = try await store.get(CacheKey(digest: Array(repeating: 39, count: 32)))
+        XCTAssertNotNil(firstEntry, "most recently used stays")
+        let secondEntry = try await store.get(CacheKey(digest: Array(repeating: 0, count: 32)))
+        XCTAssertNil(secondEntry, "least recently used goes")
+        let integrity = try await store.integrityCheck()
+        XCTAssertEqual(integrity, "ok")
     }
 
     func testExportClearImportRoundTripsEveryEntry() async throws {
@@ -392,8 +392,8 @@ final class ExactCacheTests: XCTestCase {
             XCTAssertEqual(count, 2)
             let cleared = try await proxy.send(.DELETE, "/cache")
             XCTAssertEqual(cleared.status, 200)
-            let v306 = try await proxy.chat("portable", headers: [("x-mock-delay-ms", "1")]).cache
-            XCTAssertEqual(v306, "MISS")
+            let portableOutcome = try await proxy.chat("portable", headers: [("x-mock-delay-ms", "1")]).cache
+            XCTAssertEqual(portableOutcome, "MISS")
             _ = try await proxy.send(.DELETE, "/cache")
             let imported = try await CacheTransfer.import(into: proxy.engine.tiers.store, lines: exported.split(separator: "\n"))
             XCTAssertEqual(imported, 2)
@@ -416,10 +416,10 @@ final class ExactCacheTests: XCTestCase {
             let keyed = try XCTUnwrap(entries.first { $0.namespace != "default" })
             let reply = try await proxy.send(.DELETE, "/cache?namespace=\(keyed.namespace)")
             XCTAssertEqual(reply.json?["deleted"]?.intValue, 1)
-            let v327 = try await proxy.chat("ns").cache
-            XCTAssertEqual(v327, "HIT")
-            let v328 = try await proxy.chat("ns", headers: [("authorization", "Bearer sk-1")]).cache
-            XCTAssertEqual(v328, "MISS")
+            let firstNsOutcome = try await proxy.chat("ns").cache
+            XCTAssertEqual(firstNsOutcome, "HIT")
+            let secondNsOutcome = try await proxy.chat("ns", headers: [("authorization", "Bearer sk-1")]).cache
+            XCTAssertEqual(secondNsOutcome, "MISS")
         }
     }
 
