@@ -37,6 +37,8 @@ public final class Stats: Sendable {
         case miss = "MISS"
         case bypass = "BYPASS"
         case stale = "STALE"
+        /// An embeddings batch with some inputs from the cache and some fetched.
+        case partial = "PARTIAL"
     }
 
     public let startedAt = ContinuousClock.now
@@ -46,6 +48,11 @@ public final class Stats: Sendable {
     public let misses = ResettableCount()
     public let bypass = ResettableCount()
     public let stale = ResettableCount()
+    /// Embeddings batches with some inputs cached; not in `hit_rate`.
+    public let partialHits = ResettableCount()
+    /// Embeddings inputs (positions, a duplicate each time) answered from the cache / not.
+    public let embeddingInputsCached = ResettableCount()
+    public let embeddingInputsFetched = ResettableCount()
 
     public let hitLatency = LatencyHistogram()
     public let missLatency = LatencyHistogram()
@@ -92,6 +99,7 @@ public final class Stats: Sendable {
         case .miss: misses.add(1, ordering: .relaxed)
         case .bypass: bypass.add(1, ordering: .relaxed)
         case .stale: stale.add(1, ordering: .relaxed)
+        case .partial: partialHits.add(1, ordering: .relaxed)
         }
     }
 
@@ -128,7 +136,7 @@ public final class Stats: Sendable {
 
     /// Starts `/stats` again from zero. `/metrics` counters keep counting (`lifetime`).
     public func reset() {
-        for count in [requests, hits, semanticHits, misses, bypass, stale] { count.reset() }
+        for count in [requests, hits, semanticHits, misses, bypass, stale, partialHits, embeddingInputsCached, embeddingInputsFetched] { count.reset() }
         for histogram in [hitLatency, missLatency, upstreamLatency, overheadLatency] { histogram.reset() }
         savings.withLock { $0.sinceReset = [:] }
         for counters in providerCounters.values { counters.reset() }
