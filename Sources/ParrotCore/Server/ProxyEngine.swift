@@ -20,6 +20,7 @@ public final class ProxyEngine: Sendable {
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
+    let embeddingInFlight = EmbeddingInFlight()
     let keyMemo = KeyMemo()
     let quickHits = Atomic<Int>(0)
     /// Hits answered by `HitFastPathHandler` on an event loop (included in the hit count).
@@ -134,6 +135,7 @@ public final class ProxyEngine: Sendable {
         guard config.cache.enabled, policy.store || policy.lookup, model != nil, !background else {
             return await forward(call, outcome: .bypass)
         }
+        if endpoint == .embeddings, let response = await embeddingsBatch(call, namespace: namespace) { return response }
         // The key's variant differs from the memo's only by the organization and project headers
         // Parrot drops when it injects its key: no second pass over the headers otherwise.
         let variant = memoVariant.isEmpty || provider.apiKey == nil
