@@ -26,11 +26,8 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ "$build" == release ]]; then
   SRC="$ROOT/.build-bench-src"
-  mkdir -p "$SRC"
-  rm -rf "$SRC/Sources" "$SRC/.bench-commit"
-  cp -R Sources "$SRC/Sources"
-  cp Package.swift "$SRC/"
-  [[ -f Package.resolved ]] && cp -p Package.resolved "$SRC/"
+  source "$BENCH_DIR/work-tree-copy.sh"
+  copy_work_tree "$ROOT" "$SRC"
   for product in parrot mock-upstream parrot-bench; do
     echo "[embeddings.sh] building $product (release, .build-bench)" >&2
     swift build -c release --package-path "$SRC" --scratch-path "$ROOT/.build-bench" --product "$product" >&2

@@ -356,12 +356,7 @@ final class EmbeddingsCacheTests: XCTestCase {
             try await withProxy(clock: clock, configure: { config in
                 config.cache.ttlSeconds = 10
                 config.providers["openai"]!.maxRetries = 0
-                var fallback = ProviderConfig()
-                fallback.baseURL = backup.baseURL
-                fallback.apiKeyEnv = ""
-                fallback.models = ["backup-only-model"]
-                config.providers["backup"] = fallback
-                config.providers["openai"]!.fallback = "backup"
+                config.addBackupProvider(at: backup.baseURL)
             }) { proxy in
                 let fresh = try await embed(proxy, ["old one", "old two"])
                 XCTAssertEqual(fresh.header("x-parrot-provider"), "openai")
