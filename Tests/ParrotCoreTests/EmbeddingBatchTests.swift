@@ -7,6 +7,7 @@ import XCTest
 /// apportioning usage, reading upstream answers and writing assembled ones, the in-flight table.
 final class EmbeddingBatchTests: XCTestCase {
     private func json(_ text: String) throws -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+    private func bytes(_ vector: [Float]) -> ByteBuffer { ByteBuffer(bytes: EmbeddingBatch.float32Bytes(vector)) }
 
     // MARK: inputs
 
@@ -132,7 +133,7 @@ final class EmbeddingBatchTests: XCTestCase {
     func testAssembledAnswerCarriesEveryVectorInOrderInEitherEncoding() throws {
         let vectors: [[Float]] = [[0.1, -0.5], [1e-7, 2], [0.1, -0.5]]
         for base64 in [false, true] {
-            let body = EmbeddingBatch.answer(vectors: vectors, model: "text-embedding-3-small", promptTokens: 12, base64: base64)
+            let body = EmbeddingBatch.answer(vectors: vectors.map(bytes), model: "text-embedding-3-small", promptTokens: 12, base64: base64)
             let answer = try JSONParser.parse(Array(body.readableBytesView))
             XCTAssertEqual(answer["object"], .string("list"))
             XCTAssertEqual(answer["model"], .string("text-embedding-3-small"))
@@ -145,13 +146,15 @@ final class EmbeddingBatchTests: XCTestCase {
         }
         // Floats are written as the exact double of each float32, which is what a client that
         // decodes base64 float32s gets too.
-        let floats = EmbeddingBatch.answer(vectors: [[0.1]], model: "m", promptTokens: 1, base64: false)
+        let floats = EmbeddingBatch.answer(vectors: [bytes([0.1])], model: "m", promptTokens: 1, base64: false)
         XCTAssertTrue(String(buffer: floats).contains("[0.10000000149011612]"), String(buffer: floats))
     }
 
     func testStoredVectorBytesRoundTrip() {
         let vector: [Float] = [0, -0, 1.5, -3.25e-5, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
         XCTAssertEqual(EmbeddingBatch.vector(float32: EmbeddingBatch.float32Bytes(vector)), vector)
+        XCTAssertEqual(EmbeddingBatch.vector(float32: bytes(vector)), vector)
+        XCTAssertEqual(EmbeddingBatch.float32Bytes([1]), [0, 0, 0x80, 0x3F], "little-endian")
         XCTAssertNil(EmbeddingBatch.vector(float32: [0, 0, 0]))
         XCTAssertNil(EmbeddingBatch.vector(float32: EmbeddingBatch.float32Bytes([.nan])))
     }
@@ -167,7 +170,7 @@ final class EmbeddingBatchTests: XCTestCase {
         XCTAssertEqual(Set(second.leading.keys), [c])
         XCTAssertEqual(Set(second.joined.keys), [b])
         let waiter = Task { await second.joined[b]!.value() }
-        let vector = EmbeddingInFlight.Vector(values: [1, 2], promptTokens: 3)
+        let vector = EmbeddingInFlight.Vector(float32: bytes([1, 2]), promptTokens: 3)
         table.resolve(b, first.leading[b]!, with: vector)
         let got = await waiter.value
         XCTAssertEqual(got, vector)

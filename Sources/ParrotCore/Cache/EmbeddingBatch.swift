@@ -154,36 +154,47 @@ public enum EmbeddingBatch {
 
     /// Little-endian float32s: how a vector is stored and how base64 answers carry it.
     public static func float32Bytes(_ vector: [Float]) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(vector.count * 4)
-        for value in vector {
-            withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+        [UInt8](unsafeUninitializedCapacity: vector.count * 4) { out, written in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            for (i, value) in vector.enumerated() {
+                raw.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+            written = vector.count * 4
         }
-        return bytes
     }
 
     /// The vector in little-endian float32 bytes; nil when the length is not a whole number of
     /// floats or a value is not finite.
-    public static func vector(float32 bytes: some Collection<UInt8>) -> [Float]? {
-        guard bytes.count % 4 == 0 else { return nil }
-        var vector: [Float] = []
-        vector.reserveCapacity(bytes.count / 4)
-        var iterator = bytes.makeIterator()
-        while let b0 = iterator.next(), let b1 = iterator.next(), let b2 = iterator.next(), let b3 = iterator.next() {
-            let bits = UInt32(b0) | UInt32(b1) << 8 | UInt32(b2) << 16 | UInt32(b3) << 24
-            let value = Float(bitPattern: bits)
-            guard value.isFinite else { return nil }
-            vector.append(value)
+    public static func vector(float32 bytes: [UInt8]) -> [Float]? {
+        bytes.withUnsafeBytes { floats($0) }
+    }
+
+    public static func vector(float32 buffer: ByteBuffer) -> [Float]? {
+        buffer.withUnsafeReadableBytes { floats($0) }
+    }
+
+    private static func floats(_ raw: UnsafeRawBufferPointer) -> [Float]? {
+        guard raw.count % 4 == 0 else { return nil }
+        let count = raw.count / 4
+        var finite = true
+        let vector = [Float](unsafeUninitializedCapacity: count) { out, written in
+            for i in 0..<count {
+                let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                finite = finite && value.isFinite
+                out[i] = value
+            }
+            written = count
         }
-        return vector
+        return finite ? vector : nil
     }
 
     /// The answer to the client, in its request's order (`index` 0, 1, …) and encoding. A float
     /// is written as the shortest decimal of its exact double value, so a client decoding floats
     /// and one decoding base64 float32 read the same numbers.
-    public static func answer(vectors: [[Float]], model: String, promptTokens: Int, base64: Bool) -> ByteBuffer {
+    /// - Parameter vectors: each position's vector as little-endian float32s.
+    public static func answer(vectors: [ByteBuffer], model: String, promptTokens: Int, base64: Bool) -> ByteBuffer {
         var out = ByteBuffer()
-        out.reserveCapacity(64 + vectors.reduce(0) { $0 + $1.count * (base64 ? 6 : 22) + 48 })
+        out.reserveCapacity(64 + vectors.reduce(0) { $0 + $1.readableBytes / 4 * (base64 ? 6 : 22) + 48 })
         out.writeString(#"{"object":"list","data":["#)
         for (index, vector) in vectors.enumerated() {
             if index > 0 { out.writeString(",") }
@@ -192,13 +203,16 @@ public enum EmbeddingBatch {
             out.writeString(#","embedding":"#)
             if base64 {
                 out.writeString("\"")
-                out.writeString(Data(float32Bytes(vector)).base64EncodedString())
+                out.writeString(vector.withUnsafeReadableBytes { Data($0) }.base64EncodedString())
                 out.writeString("\"")
             } else {
                 out.writeString("[")
-                for (i, value) in vector.enumerated() {
-                    if i > 0 { out.writeString(",") }
-                    out.writeString(Double(value).description)
+                vector.withUnsafeReadableBytes { raw in
+                    for i in 0..<(raw.count / 4) {
+                        if i > 0 { out.writeString(",") }
+                        let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                        out.writeString(Double(value).description)
+                    }
                 }
                 out.writeString("]")
             }

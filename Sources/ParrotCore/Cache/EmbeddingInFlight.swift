@@ -1,3 +1,4 @@
+import NIOCore
 import Synchronization
 
 /// One upstream fetch per embeddings input in flight: a batch that needs an input another
@@ -6,8 +7,14 @@ import Synchronization
 public final class EmbeddingInFlight: Sendable {
     /// A fetched input as the fetching batch hands it to the batches waiting for it.
     public struct Vector: Sendable, Equatable {
-        public var values: [Float]
+        /// Little-endian float32s, as stored and as base64 answers carry them.
+        public var float32: ByteBuffer
         public var promptTokens: Int
+
+        public init(float32: ByteBuffer, promptTokens: Int) {
+            self.float32 = float32
+            self.promptTokens = promptTokens
+        }
     }
 
     /// One input being fetched. Resolved once, by the batch that claimed it: with the vector,

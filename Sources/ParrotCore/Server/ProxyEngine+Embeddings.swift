@@ -141,7 +141,7 @@ extension ProxyEngine {
     private func assembledBatch(_ call: Call, keys: [CacheKey], served: [CacheKey: ServedInput], pending: [CachedAnswer],
                                 upstream: Duration, stale: Bool) -> Response {
         let provider = call.provider
-        var vectors: [[Float]] = []
+        var vectors: [ByteBuffer] = []
         vectors.reserveCapacity(keys.count)
         var promptTokens = 0
         var savedTokens = 0
@@ -152,7 +152,7 @@ extension ProxyEngine {
             guard let input = served[key] else {
                 return failedBatch(call, failure: .thrown(.internalError("embeddings input lost")), upstream: upstream)
             }
-            vectors.append(input.vector.values)
+            vectors.append(input.vector.float32)
             promptTokens += input.vector.promptTokens
             if !input.fetched {
                 savedTokens += input.vector.promptTokens
@@ -284,7 +284,8 @@ extension ProxyEngine {
             let now = now()
             let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[Endpoint.embeddings.configName] ?? config.cache.ttlSeconds
             for (offset, key) in chunk.enumerated() {
-                let vector = EmbeddingInFlight.Vector(values: answer.vectors[offset], promptTokens: shares[offset])
+                let vector = EmbeddingInFlight.Vector(float32: ByteBuffer(bytes: EmbeddingBatch.float32Bytes(answer.vectors[offset])),
+                                                      promptTokens: shares[offset])
                 run.vectors[key] = vector
                 if call.policy.store, let entry = entry(for: vector, key: key, call: call, namespace: namespace, now: now, ttl: ttl) {
                     // In memory before the slot resolves, so a batch arriving after finds it.
@@ -300,7 +301,7 @@ extension ProxyEngine {
     /// and its share of the tokens. nil when it is larger than `cache.max_entry_bytes`.
     private func entry(for vector: EmbeddingInFlight.Vector, key: CacheKey, call: Call, namespace: String, now: Double,
                        ttl: Int) -> CachedAnswer? {
-        let raw = ByteBuffer(bytes: EmbeddingBatch.float32Bytes(vector.values))
+        let raw = vector.float32
         guard raw.readableBytes <= config.cache.maxEntryBytes, let compressed = try? Gzip.compress(raw) else { return nil }
         let entry = CacheEntry(
             key: key, namespace: namespace, endpoint: CacheKey.embeddingInputEndpoint, provider: call.provider.name,
@@ -314,9 +315,9 @@ extension ProxyEngine {
     /// A stored input's vector; nil for an entry that is not one (then the input is fetched).
     static func storedVector(_ answer: CachedAnswer) -> EmbeddingInFlight.Vector? {
         guard answer.entry.endpoint == CacheKey.embeddingInputEndpoint,
-              let values = EmbeddingBatch.vector(float32: answer.identityBody.readableBytesView), !values.isEmpty
+              answer.identityBody.readableBytes > 0, answer.identityBody.readableBytes % 4 == 0
         else { return nil }
-        return EmbeddingInFlight.Vector(values: values, promptTokens: answer.entry.promptTokens)
+        return EmbeddingInFlight.Vector(float32: answer.identityBody, promptTokens: answer.entry.promptTokens)
     }
 
     private func persist(_ entries: [CachedAnswer]) async {
