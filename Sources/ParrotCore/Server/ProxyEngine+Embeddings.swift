@@ -32,23 +32,12 @@ extension ProxyEngine {
         let distinct = EmbeddingBatch.distinct(keys)
 
         var cached: [CacheKey: ServedInput] = [:]
-        /// Past their TTL (or the caller's max-age): served only as STALE when the provider fails.
         var expired: [CacheKey: (served: ServedInput, entry: CacheEntry)] = [:]
         if call.policy.lookup {
-            for key in distinct {
-                switch await tiers.lookup(key, now: now(), maxAge: call.policy.maxAge) {
-                case .hit(let answer):
-                    if let vector = Self.storedVector(answer) { cached[key] = ServedInput(vector: vector, age: answer.entry.age(at: now())) }
-                case .expired(let answer):
-                    if let vector = Self.storedVector(answer) {
-                        expired[key] = (ServedInput(vector: vector, age: answer.entry.age(at: now())), answer.entry)
-                    }
-                case .storeFailed:
-                    return await forward(call, outcome: .bypass)
-                case .miss:
-                    break
-                }
+            guard let found = await lookUpInputs(distinct, maxAge: call.policy.maxAge) else {
+                return await forward(call, outcome: .bypass)
             }
+            (cached, expired) = found
         }
         let missing = distinct.filter { cached[$0] == nil }
         if !missing.isEmpty, !fetchAllowed {
@@ -56,31 +45,12 @@ extension ProxyEngine {
                                         total: keys.count)
         }
 
-        // Claim what nobody is fetching; wait for the rest. A key that landed in memory since
-        // the lookup is served from there (the batch that fetched it has just finished).
-        var leading: [CacheKey] = []
+        var leading = missing
         var slots: [CacheKey: EmbeddingInFlight.Slot] = [:]
         var joined: [(CacheKey, EmbeddingInFlight.Slot)] = []
         if call.policy.lookup, !missing.isEmpty {
-            let claim = embeddingInFlight.claim(missing)
-            for key in missing {
-                if let slot = claim.leading[key] {
-                    if let answer = memoryAnswer(key, endpoint: .embeddings, streamed: false, maxAge: call.policy.maxAge),
-                       let vector = Self.storedVector(answer) {
-                        cached[key] = ServedInput(vector: vector, age: answer.entry.age(at: now()))
-                        embeddingInFlight.resolve(key, slot, with: vector)
-                    } else {
-                        leading.append(key)
-                        slots[key] = slot
-                    }
-                } else if let slot = claim.joined[key] {
-                    joined.append((key, slot))
-                }
-            }
-        } else {
-            leading = missing
+            (leading, slots, joined) = claimInputs(missing, maxAge: call.policy.maxAge, cached: &cached)
         }
-
         var run = await fetchEmbeddings(call, keys: leading, inputs: inputOf, namespace: namespace, slots: slots)
         if run.failure == nil {
             var orphaned: [CacheKey] = []
@@ -126,6 +96,55 @@ extension ProxyEngine {
         var served = cached
         for (key, vector) in run.vectors where served[key] == nil { served[key] = ServedInput(vector: vector, age: 0, fetched: true) }
         return assembledBatch(call, keys: keys, served: served, pending: pending, upstream: run.upstream, stale: false)
+    }
+
+    /// Every distinct input's entry: fresh ones, and ones past their TTL (or the caller's
+    /// max-age) that only a failing provider lets stand in (STALE). nil: the store failed.
+    private func lookUpInputs(_ keys: [CacheKey], maxAge: Int?) async
+        -> (cached: [CacheKey: ServedInput], expired: [CacheKey: (served: ServedInput, entry: CacheEntry)])? {
+        var cached: [CacheKey: ServedInput] = [:]
+        var expired: [CacheKey: (served: ServedInput, entry: CacheEntry)] = [:]
+        for key in keys {
+            switch await tiers.lookup(key, now: now(), maxAge: maxAge) {
+            case .hit(let answer):
+                if let vector = Self.storedVector(answer) { cached[key] = ServedInput(vector: vector, age: answer.entry.age(at: now())) }
+            case .expired(let answer):
+                if let vector = Self.storedVector(answer) {
+                    expired[key] = (ServedInput(vector: vector, age: answer.entry.age(at: now())), answer.entry)
+                }
+            case .storeFailed:
+                return nil
+            case .miss:
+                break
+            }
+        }
+        return (cached, expired)
+    }
+
+    /// Claims the missing inputs nobody is fetching (this batch fetches them and resolves their
+    /// slots) and joins the others' fetches. A claimed input that landed in the memory tier since
+    /// the lookup (the batch that fetched it has just finished) is served from there instead.
+    private func claimInputs(_ missing: [CacheKey], maxAge: Int?, cached: inout [CacheKey: ServedInput])
+        -> (leading: [CacheKey], slots: [CacheKey: EmbeddingInFlight.Slot], joined: [(CacheKey, EmbeddingInFlight.Slot)]) {
+        var leading: [CacheKey] = []
+        var slots: [CacheKey: EmbeddingInFlight.Slot] = [:]
+        var joined: [(CacheKey, EmbeddingInFlight.Slot)] = []
+        let claim = embeddingInFlight.claim(missing)
+        for key in missing {
+            if let slot = claim.leading[key] {
+                if let answer = memoryAnswer(key, endpoint: .embeddings, streamed: false, maxAge: maxAge),
+                   let vector = Self.storedVector(answer) {
+                    cached[key] = ServedInput(vector: vector, age: answer.entry.age(at: now()))
+                    embeddingInFlight.resolve(key, slot, with: vector)
+                } else {
+                    leading.append(key)
+                    slots[key] = slot
+                }
+            } else if let slot = claim.joined[key] {
+                joined.append((key, slot))
+            }
+        }
+        return (leading, slots, joined)
     }
 
     /// One input's vector as a batch serves it: from the cache (with its age) or fetched now.
