@@ -159,6 +159,17 @@ final class EmbeddingBatchTests: XCTestCase {
         XCTAssertNil(EmbeddingBatch.vector(float32: EmbeddingBatch.float32Bytes([.nan])))
     }
 
+    // MARK: replay
+
+    /// What a batch gets when it may not contact the provider (`fetchAllowed: false`, the hook
+    /// for replay mode) and some inputs are missing.
+    func testABatchThatMayNotFetchGets504CacheMiss() {
+        let response = ProxyEngine.inputsNotCached(missing: 2, cached: 3, total: 5)
+        XCTAssertEqual(response.status.code, 504)
+        XCTAssertEqual(response.headers[ProxyEngine.cacheHeader], "MISS")
+        XCTAssertEqual(response.headers[ProxyEngine.cachedInputsHeader], "3/5")
+    }
+
     // MARK: in flight
 
     func testASecondBatchWaitsForTheInputsTheFirstIsFetching() async throws {
