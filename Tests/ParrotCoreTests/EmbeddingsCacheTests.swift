@@ -385,6 +385,20 @@ final class EmbeddingsCacheTests: XCTestCase {
         await backup.stop()
     }
 
+    /// Without the memory tier every input entry is in the store before the answer is sent:
+    /// the next batch, and a concurrent one waiting for the same inputs, read them from there.
+    func testWithoutTheMemoryTierInputsAreServedFromTheStore() async throws {
+        try await withProxy(configure: { $0.cache.memoryBytes = 0 }) { proxy in
+            let miss = try await embed(proxy, ["stored a", "stored b"])
+            XCTAssertEqual(miss.cache, "MISS")
+            XCTAssertEqual(proxy.engine.tiers.memory.count, 0)
+            let hit = try await embed(proxy, ["stored b", "stored a", "stored c"])
+            XCTAssertEqual(hit.cache, "PARTIAL")
+            XCTAssertEqual(hit.header("x-parrot-cached-inputs"), "2/3")
+            XCTAssertEqual(try vectors(hit).vectors, ["stored b", "stored a", "stored c"].map { MockUpstream.embedding(of: $0) })
+        }
+    }
+
     func testClearingTheCacheRemovesInputEntries() async throws {
         try await withProxy { proxy in
             _ = try await embed(proxy, ["gone soon"])

@@ -302,16 +302,19 @@ extension ProxyEngine {
             let shares = EmbeddingBatch.apportion(answer.promptTokens, weights: chunkInputs.map(\.weight))
             let now = now()
             let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[Endpoint.embeddings.configName] ?? config.cache.ttlSeconds
+            // Each entry is in the memory tier (or, when it does not fit there, in the store)
+            // before its slot resolves, so a batch arriving after finds it.
+            var unbuffered: [CachedAnswer] = []
             for (offset, key) in chunk.enumerated() {
                 let vector = EmbeddingInFlight.Vector(float32: ByteBuffer(bytes: EmbeddingBatch.float32Bytes(answer.vectors[offset])),
                                                       promptTokens: shares[offset])
                 run.vectors[key] = vector
                 if call.policy.store, let entry = entry(for: vector, key: key, call: call, namespace: namespace, now: now, ttl: ttl) {
-                    // In memory before the slot resolves, so a batch arriving after finds it.
-                    if tiers.memory.put(entry) { run.pending.append(entry) } else { _ = await tiers.persist(entry) }
+                    if tiers.memory.put(entry) { run.pending.append(entry) } else { unbuffered.append(entry) }
                 }
-                if let slot = slots[key] { embeddingInFlight.resolve(key, slot, with: vector) }
             }
+            await persist(unbuffered)
+            for key in chunk { if let slot = slots[key] { embeddingInFlight.resolve(key, slot, with: run.vectors[key]) } }
         }
         return run
     }
@@ -339,8 +342,12 @@ extension ProxyEngine {
         return EmbeddingInFlight.Vector(float32: answer.identityBody, promptTokens: answer.entry.promptTokens)
     }
 
+    /// Writes a batch's entries at once, so the store's group commit puts them in a few
+    /// transactions rather than one each.
     private func persist(_ entries: [CachedAnswer]) async {
-        for entry in entries { _ = await tiers.persist(entry) }
+        await withTaskGroup(of: Void.self) { group in
+            for entry in entries { group.addTask { [tiers] in _ = await tiers.persist(entry) } }
+        }
     }
 
     /// A batch whose fetch failed: the provider's answer as it came, or Parrot's error; a miss.
