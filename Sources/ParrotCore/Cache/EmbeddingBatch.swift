@@ -112,10 +112,14 @@ public enum EmbeddingBatch {
         return body.byteBuffer
     }
 
-    /// A provider's complete answer, read: one vector per input it was sent, in input order.
+    /// A provider's complete answer, read: one vector per input it was sent, in input order,
+    /// as little-endian float32s (a base64 answer's bytes are kept as they came).
     public struct Fetched: Sendable, Equatable {
-        public var vectors: [[Float]]
+        public var float32: [ByteBuffer]
         public var promptTokens: Int
+
+        /// The vectors as floats (for reading them, not for serving them).
+        public var vectors: [[Float]] { float32.compactMap { EmbeddingBatch.vector(float32: $0) } }
     }
 
     /// Reads a 2xx answer to a request of `count` inputs: `data[i].embedding` as floats or
@@ -124,32 +128,43 @@ public enum EmbeddingBatch {
         guard let json = try? JSONParser.parse(bytes), json["error"] == nil || json["error"] == .null,
               let data = json["data"]?.arrayValue, data.count == count
         else { return nil }
-        var vectors = [[Float]?](repeating: nil, count: count)
+        var vectors = [ByteBuffer?](repeating: nil, count: count)
         for (position, item) in data.enumerated() {
             let index = item["index"]?.intValue ?? position
-            guard vectors.indices.contains(index), vectors[index] == nil, let vector = vector(item["embedding"]) else { return nil }
+            guard vectors.indices.contains(index), vectors[index] == nil, let vector = float32(item["embedding"]) else { return nil }
             vectors[index] = vector
         }
         let promptTokens = json["usage"]?["prompt_tokens"]?.intValue ?? json["usage"]?["total_tokens"]?.intValue ?? 0
-        return Fetched(vectors: vectors.map { $0! }, promptTokens: max(0, promptTokens))
+        return Fetched(float32: vectors.map { $0! }, promptTokens: max(0, promptTokens))
     }
 
-    private static func vector(_ value: JSONValue?) -> [Float]? {
+    private static func float32(_ value: JSONValue?) -> ByteBuffer? {
         switch value {
-        case .array(let numbers)?:
+        case .array(let numbers)? where !numbers.isEmpty:
             var vector: [Float] = []
             vector.reserveCapacity(numbers.count)
             for number in numbers {
-                guard let double = number.doubleValue, double.isFinite else { return nil }
+                guard let double = number.doubleValue, double.isFinite, Float(double).isFinite else { return nil }
                 vector.append(Float(double))
             }
-            return vector
+            return ByteBuffer(bytes: float32Bytes(vector))
         case .string(let text)?:
-            guard let data = Data(base64Encoded: text) else { return nil }
-            return vector(float32: Array(data))
+            guard let data = Data(base64Encoded: text), !data.isEmpty else { return nil }
+            let buffer = ByteBuffer(bytes: data)
+            guard buffer.withUnsafeReadableBytes({ isFiniteFloat32($0) }) else { return nil }
+            return buffer
         default:
             return nil
         }
+    }
+
+    private static func isFiniteFloat32(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard raw.count % 4 == 0 else { return false }
+        for i in 0..<(raw.count / 4) {
+            let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            if !value.isFinite { return false }
+        }
+        return true
     }
 
     /// Little-endian float32s: how a vector is stored and how base64 answers carry it.

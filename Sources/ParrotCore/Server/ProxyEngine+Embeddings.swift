@@ -306,8 +306,7 @@ extension ProxyEngine {
             // before its slot resolves, so a batch arriving after finds it.
             var unbuffered: [CachedAnswer] = []
             for (offset, key) in chunk.enumerated() {
-                let vector = EmbeddingInFlight.Vector(float32: ByteBuffer(bytes: EmbeddingBatch.float32Bytes(answer.vectors[offset])),
-                                                      promptTokens: shares[offset])
+                let vector = EmbeddingInFlight.Vector(float32: answer.float32[offset], promptTokens: shares[offset])
                 run.vectors[key] = vector
                 if call.policy.store, let entry = entry(for: vector, key: key, call: call, namespace: namespace, now: now, ttl: ttl) {
                     if tiers.memory.put(entry) { run.pending.append(entry) } else { unbuffered.append(entry) }
