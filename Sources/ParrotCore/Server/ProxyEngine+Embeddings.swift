@@ -318,12 +318,13 @@ extension ProxyEngine {
         return run
     }
 
-    /// One input's entry: the vector as little-endian float32 (gzipped like every stored body)
-    /// and its share of the tokens. nil when it is larger than `cache.max_entry_bytes`.
+    /// One input's entry: the vector as little-endian float32 (in a gzip container like every
+    /// stored body, uncompressed: vectors do not compress) and its share of the tokens. nil when
+    /// it is larger than `cache.max_entry_bytes`.
     private func entry(for vector: EmbeddingInFlight.Vector, key: CacheKey, call: Call, namespace: String, now: Double,
                        ttl: Int) -> CachedAnswer? {
         let raw = vector.float32
-        guard raw.readableBytes <= config.cache.maxEntryBytes, let compressed = try? Gzip.compress(raw) else { return nil }
+        guard raw.readableBytes <= config.cache.maxEntryBytes, let compressed = try? Gzip.store(raw) else { return nil }
         let entry = CacheEntry(
             key: key, namespace: namespace, endpoint: CacheKey.embeddingInputEndpoint, provider: call.provider.name,
             model: call.model, mode: .json, status: 200, contentType: "application/octet-stream", body: compressed,
