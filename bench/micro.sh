@@ -13,11 +13,8 @@ BENCH_DIR="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$BENCH_DIR")"
 cd "$ROOT"
 SRC="$ROOT/.build-bench-src"
-mkdir -p "$SRC"
-rm -rf "$SRC/Sources" "$SRC/.bench-commit"
-cp -R Sources "$SRC/Sources"
-cp Package.swift "$SRC/"
-[[ -f Package.resolved ]] && cp -p Package.resolved "$SRC/"
+source "$BENCH_DIR/work-tree-copy.sh"
+copy_work_tree "$ROOT" "$SRC"
 echo "[micro.sh] building parrot-bench (release, .build-bench)" >&2
 swift build -c release --package-path "$SRC" --scratch-path "$ROOT/.build-bench" --product parrot-bench >&2
 started=$(date -u '+%Y-%m-%d %H:%M UTC')

@@ -8,15 +8,20 @@ extension MockAnswers {
         let model = body["model"]?.string ?? "text-embedding-3-small"
         let dimensions = max(1, body["dimensions"]?.int ?? 8)
         let base64 = body["encoding_format"]?.string == "base64"
-        let texts: [String]
+        // As the real API reads `input`: a string or a flat list of token ids is one input, a
+        // list of strings or of id lists is several. Each input costs its own tokens (characters
+        // / 4 + 1, or its ids), so a batch costs the sum of its inputs, as it does upstream.
+        let inputs: [MockJSON]
         switch body["input"] {
-        case .array(let items)?: texts = items.map { MockPrompt.text(of: $0) }
-        case let other: texts = [MockPrompt.text(of: other)]
+        case .array(let items)? where !items.isEmpty && items.allSatisfy({ $0.int != nil }): inputs = [.array(items)]
+        case .array(let items)?: inputs = items
+        case let other: inputs = [other ?? .null]
         }
+        let texts = inputs.map { MockPrompt.text(of: $0) }
         var json = #"{"object":"list","data":["#
-        var characters = 0
+        var tokens = 0
         for (index, text) in texts.enumerated() {
-            characters += text.count
+            if case .array(let ids) = inputs[index] { tokens += ids.count } else { tokens += MockContent.tokens(characters: text.count) }
             let vector = fixed(text) ?? embedding(of: text, dimensions: dimensions)
             if index > 0 { json += "," }
             json += #"{"object":"embedding","index":\#(index),"embedding":"#
@@ -32,7 +37,6 @@ extension MockAnswers {
             }
             json += "}"
         }
-        let tokens = texts.isEmpty ? 0 : MockContent.tokens(characters: characters)
         json += #"],"model":\#(String.jsonString(model)),"usage":{"prompt_tokens":\#(tokens),"total_tokens":\#(tokens)}}"#
         return json
     }

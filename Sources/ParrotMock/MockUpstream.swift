@@ -109,4 +109,10 @@ public final class MockUpstream: Sendable {
     public func setEmbedding(_ vector: [Float], for text: String) {
         core.state.withLock { $0.embeddings[text] = vector }
     }
+
+    /// The vector the mock answers for an input text (a token list reads as its ids joined by
+    /// spaces) when none is pinned: what a test compares a proxied answer with.
+    public static func embedding(of text: String, dimensions: Int = 8) -> [Float] {
+        MockAnswers.embedding(of: text, dimensions: dimensions)
+    }
 }

@@ -21,6 +21,13 @@ if let flag = CommandLine.arguments.firstIndex(of: "--upstream"), CommandLine.ar
     exit(0)
 }
 
+// `parrot-bench --embeddings PARROT_V1_URL [UPSTREAM_V1_URL]`: a 1,000-input embeddings batch
+// through a running Parrot, all missing vs 90 % cached vs all cached (EmbeddingsBench.swift).
+if CommandLine.arguments.contains("--embeddings") {
+    await embeddingsBenchmark(arguments: Array(CommandLine.arguments.dropFirst()))
+    exit(0)
+}
+
 func cpuSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)

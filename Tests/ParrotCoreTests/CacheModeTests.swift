@@ -138,6 +138,31 @@ final class CacheModeTests: XCTestCase {
         }
     }
 
+    /// Replay mode and per-input embeddings: a batch whose every input is recorded is served; one
+    /// with any input missing is a 504 that fetches nothing and is counted as an offline miss.
+    func testReplayServesARecordedEmbeddingsBatchAndRefusesAnIncompleteOne() async throws {
+        try await withProxy { proxy in
+            let recorded = #"{"model":"text-embedding-3-small","input":["alpha","beta"],"encoding_format":"float"}"#
+            let recording = try await proxy.send(.POST, "/v1/embeddings", body: recorded)
+            XCTAssertEqual(recording.cache, "MISS")
+            let replay = [("x-parrot-cache-mode", "replay")]
+            let hit = try await proxy.send(.POST, "/v1/embeddings", body: recorded, headers: replay)
+            XCTAssertEqual(hit.cache, "HIT")
+            XCTAssertEqual(hit.header("x-parrot-cached-inputs"), "2/2")
+            let incomplete = #"{"model":"text-embedding-3-small","input":["beta","gamma","alpha"],"encoding_format":"float"}"#
+            let refused = try await proxy.send(.POST, "/v1/embeddings", body: incomplete, headers: replay)
+            XCTAssertEqual(refused.status, 504)
+            XCTAssertEqual(refused.cache, "MISS")
+            XCTAssertEqual(refused.header("x-parrot-cached-inputs"), "2/3")
+            XCTAssertEqual(errorObject(refused).code, "cache_miss")
+            XCTAssertEqual(proxy.mock.requestCount(path: "/v1/embeddings"), 1, "nothing was fetched for the incomplete batch")
+            let cache = try await proxy.stats()["cache"]
+            XCTAssertEqual(cache?["offline_misses"]?.intValue, 1)
+            XCTAssertEqual(cache?["by_endpoint"]?["/v1/embeddings"]?["hits"]?.intValue, 1)
+            XCTAssertEqual(cache?["by_endpoint"]?["/v1/embeddings"]?["misses"]?.intValue, 1)
+        }
+    }
+
     func testStatsByEndpoint() async throws {
         try await withProxy { proxy in
             _ = try await proxy.chat("per endpoint")

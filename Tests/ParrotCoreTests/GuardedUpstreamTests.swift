@@ -125,12 +125,7 @@ final class GuardedUpstreamTests: XCTestCase {
         do {
             try await withProxy(configure: { config in
                 self.breaker(threshold: 3, openSeconds: 2)(&config)
-                var fallback = ProviderConfig()
-                fallback.baseURL = backup.baseURL
-                fallback.apiKeyEnv = ""
-                fallback.models = ["backup-only-model"]
-                config.providers["backup"] = fallback
-                config.providers["openai"]!.fallback = "backup"
+                config.addBackupProvider(at: backup.baseURL)
             }) { proxy in
                 // The primary fails three times; each time its retries are exhausted the backup
                 // answers instead, and the third failure opens the primary's breaker.

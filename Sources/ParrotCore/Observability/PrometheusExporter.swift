@@ -17,7 +17,7 @@ final class PrometheusExporter: Sendable {
 
     /// `outcome` label values of `parrot_request_duration_seconds`: the cache outcomes, and
     /// `none` for requests the cache does not answer (pass-through `/v1/*`).
-    static let outcomes = ["hit", "semantic", "stale", "miss", "bypass", "none"]
+    static let outcomes = ["hit", "semantic", "stale", "miss", "bypass", "partial", "none"]
 
     /// Seconds: a memory hit takes well under a millisecond, a long completion minutes.
     static let durationBuckets: [Duration] = [
@@ -77,6 +77,7 @@ final class PrometheusExporter: Sendable {
         case .stale: "stale"
         case .miss: "miss"
         case .bypass: "bypass"
+        case .partial: "partial"
         case nil: "none"
         }
         requestDurations[label]?.record(duration)
@@ -113,8 +114,13 @@ final class PrometheusExporter: Sendable {
         let json = report.json()
         let cache = json["cache"]!
         counter("parrot_requests_total", "Requests to /v1/*", lifetime: Double(stats.requests.lifetime))
-        for (name, count) in [("hit", stats.hits), ("semantic", stats.semanticHits), ("miss", stats.misses), ("bypass", stats.bypass), ("stale", stats.stale), ("offline_miss", stats.offlineMisses)] {
+        for (name, count) in [("hit", stats.hits), ("semantic", stats.semanticHits), ("miss", stats.misses), ("bypass", stats.bypass), ("stale", stats.stale),
+                              ("partial", stats.partialHits), ("offline_miss", stats.offlineMisses)] {
             counter("parrot_cache_requests_total", "Requests by cache outcome", [("outcome", name)], lifetime: Double(count.lifetime))
+        }
+        for (source, count) in [("cached", stats.embeddingInputsCached), ("fetched", stats.embeddingInputsFetched)] {
+            counter("parrot_embedding_inputs_total", "Embeddings inputs (positions) by where their vector came from", [("source", source)],
+                    lifetime: Double(count.lifetime))
         }
         let lifetime = report.savings(stats.lifetimeSavingsByModel())
         counter("parrot_tokens_saved_total", "Tokens of answers served from cache", lifetime: Double(lifetime.tokens))

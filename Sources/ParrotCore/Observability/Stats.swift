@@ -37,6 +37,8 @@ public final class Stats: Sendable {
         case miss = "MISS"
         case bypass = "BYPASS"
         case stale = "STALE"
+        /// An embeddings batch with some inputs from the cache and some fetched.
+        case partial = "PARTIAL"
     }
 
     public let startedAt = ContinuousClock.now
@@ -46,6 +48,11 @@ public final class Stats: Sendable {
     public let misses = ResettableCount()
     public let bypass = ResettableCount()
     public let stale = ResettableCount()
+    /// Embeddings batches with some inputs cached; not in `hit_rate`.
+    public let partialHits = ResettableCount()
+    /// Embeddings inputs (positions, a duplicate each time) answered from the cache / not.
+    public let embeddingInputsCached = ResettableCount()
+    public let embeddingInputsFetched = ResettableCount()
     /// Offline requests (`only-if-cached`, replay mode) the cache could not answer: the dry run.
     public let offlineMisses = ResettableCount()
 
@@ -117,6 +124,7 @@ public final class Stats: Sendable {
             switch outcome {
             case .hit, .semantic, .stale: counters.hits.add(1)
             case .miss: counters.misses.add(1)
+            case .partial: counters.partialHits.add(1)
             case .bypass: break
             }
         }
@@ -126,6 +134,7 @@ public final class Stats: Sendable {
         case .miss: misses.add(1, ordering: .relaxed)
         case .bypass: bypass.add(1, ordering: .relaxed)
         case .stale: stale.add(1, ordering: .relaxed)
+        case .partial: partialHits.add(1, ordering: .relaxed)
         }
     }
 
@@ -179,7 +188,8 @@ public final class Stats: Sendable {
 
     /// Starts `/stats` again from zero. `/metrics` counters keep counting (`lifetime`).
     public func reset() {
-        for count in [requests, hits, semanticHits, misses, bypass, stale, offlineMisses] { count.reset() }
+        for count in [requests, hits, semanticHits, misses, bypass, stale, offlineMisses, partialHits, embeddingInputsCached,
+                      embeddingInputsFetched] { count.reset() }
         for histogram in [hitLatency, missLatency, upstreamLatency, overheadLatency] { histogram.reset() }
         for counters in endpointCounters.values { counters.reset() }
         savings.withLock { tables in

@@ -24,6 +24,7 @@ public final class ProxyEngine: Sendable {
     public let providers: [String: Provider]
     public let tiers: CacheTiers
     let coalescer = Coalescer()
+    let embeddingInFlight = EmbeddingInFlight()
     let keyMemo = KeyMemo()
     let cacheLookup: Lookup
     let cacheCommit: CacheCommit
@@ -122,6 +123,11 @@ public final class ProxyEngine: Sendable {
             cacheEnabled: config.cache.enabled, cacheable: call.cacheable,
             configuredTTL: config.cache.endpointTTLSeconds[endpoint.configName] ?? config.cache.ttlSeconds)
         if case .bypass = decision { return await forward(call, outcome: .bypass) }
+        // Embeddings batches are cached per input (their own stage).
+        if endpoint == .embeddings, decision != .offlineMiss,
+           let response = await embeddingsBatch(call, namespace: namespace, fetchAllowed: policy.fetch) {
+            return response
+        }
         let provider = call.provider
         // The key's variant differs from the memo's only by the organization and project headers
         // Parrot drops when it injects its key: no second pass over the headers otherwise.

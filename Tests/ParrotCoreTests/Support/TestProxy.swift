@@ -136,6 +136,19 @@ func withProxy(
     await proxy.stop(keepMock: mock != nil)
 }
 
+extension ProxyConfig {
+    /// Adds the provider `backup` at `baseURL` (a second mock; serves no model of its own) as
+    /// the `openai` provider's fallback.
+    mutating func addBackupProvider(at baseURL: String) {
+        var fallback = ProviderConfig()
+        fallback.baseURL = baseURL
+        fallback.apiKeyEnv = ""
+        fallback.models = ["backup-only-model"]
+        providers["backup"] = fallback
+        providers["openai"]!.fallback = "backup"
+    }
+}
+
 struct TestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
