@@ -34,20 +34,28 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     ///     (see ``KeyVariant``); empty for the usual request, which keeps its key unchanged.
     public init(endpoint: Endpoint, provider: String, model: String, namespace: String, body: JSONValue, streamed: Bool,
                 variant: String = "") {
+        var canonical = Self.scope(endpoint: endpoint.rawValue, provider: provider, model: model, namespace: namespace,
+                                   mode: endpoint.convertsBetweenModes ? "any" : (streamed ? "sse" : "json"), variant: variant,
+                                   capacity: 512)
+        body.removing(Self.ignoredFields(for: endpoint)).encode(into: &canonical, sortedKeys: true)
+        self.digest = Array(SHA256.hash(data: canonical))
+    }
+
+    /// The first line of every key's canonical form: where the request went and for whom
+    /// (sorted-key JSON, then a newline); the body's canonical form follows it.
+    static func scope(endpoint: String, provider: String, model: String, namespace: String, mode: String?, variant: String,
+                      capacity: Int) -> [UInt8] {
         var canonical: [UInt8] = []
-        canonical.reserveCapacity(512)
+        canonical.reserveCapacity(capacity)
         var members: [(String, JSONValue)] = [
-            ("endpoint", .string(endpoint.rawValue)),
-            ("provider", .string(provider)),
-            ("model", .string(model)),
+            ("endpoint", .string(endpoint)), ("provider", .string(provider)), ("model", .string(model)),
             ("namespace", .string(namespace)),
-            ("mode", .string(endpoint.convertsBetweenModes ? "any" : (streamed ? "sse" : "json"))),
         ]
+        if let mode { members.append(("mode", .string(mode))) }
         if !variant.isEmpty { members.append(("variant", .string(variant))) }
         JSONValue.object(members).encode(into: &canonical, sortedKeys: true)
         canonical.append(0x0A)
-        body.removing(Self.ignoredFields(for: endpoint)).encode(into: &canonical, sortedKeys: true)
-        self.digest = Array(SHA256.hash(data: canonical))
+        return canonical
     }
 
     /// Where an answer that cannot stand for both modes is stored "beside" the entry of a key

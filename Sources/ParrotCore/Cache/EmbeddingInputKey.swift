@@ -45,17 +45,8 @@ extension CacheKey {
     ///   `model` (``EmbeddingBatch/keyedParameters(of:)``).
     public init(embeddingInput input: EmbeddingInput, provider: String, model: String, namespace: String,
                 parameters: JSONValue, variant: String = "") {
-        var canonical: [UInt8] = []
-        canonical.reserveCapacity(256)
-        var members: [(String, JSONValue)] = [
-            ("endpoint", .string(Self.embeddingInputEndpoint)),
-            ("provider", .string(provider)),
-            ("model", .string(model)),
-            ("namespace", .string(namespace)),
-        ]
-        if !variant.isEmpty { members.append(("variant", .string(variant))) }
-        JSONValue.object(members).encode(into: &canonical, sortedKeys: true)
-        canonical.append(0x0A)
+        var canonical = Self.scope(endpoint: Self.embeddingInputEndpoint, provider: provider, model: model, namespace: namespace,
+                                   mode: nil, variant: variant, capacity: 256)
         parameters.encode(into: &canonical, sortedKeys: true)
         canonical.append(0x0A)
         input.json.encode(into: &canonical, sortedKeys: true)
