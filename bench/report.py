@@ -234,6 +234,9 @@ def render(raw: dict, args=None) -> str:
                 if "miss" in label:
                     ok = o50 <= 1.0 and e50 <= 1.0
         goal_rows.append(["SSE time-to-first-byte overhead ≤ 1 ms (miss, p50)", "; ".join(parts), verdict(ok)])
+        if "Parrot, miss (relayed)" in sse:
+            o50 = sse["Parrot, miss (relayed)"]["ttfb_ms"]["p50"] - d["ttfb_ms"]["p50"]
+            goal_rows.append(["Issue #19: SSE TTFB overhead ≤ 0.5 ms (miss, p50)", f"{o50:+.3f} ms", verdict(o50 <= 0.5)])
     mem = sec.get("memory")
     if mem and mem.get("after_fill"):
         idle = mem.get("idle", {}).get("rss_bytes") or 0
@@ -253,6 +256,9 @@ def render(raw: dict, args=None) -> str:
                           f"(growth {mib(peak - idle)} = {(peak - idle) / bound:.2f}× the bound){growth_tail}",
                           "**not shown** (RSS still growing at the time cap)" if not rss_flat else (verdict(tier <= bound) if peak - idle <= 2 * bound else
                           "plateaus, but RSS growth is **" + f"{(peak - idle) / bound:.1f}" + "× the bound**")])
+        goal_rows.append(["Issue #19: peak RSS while filling ≤ idle + 1.1 × memory_bytes",
+                          f"idle {mib(idle)} + {(peak - idle) / bound:.2f} × {mib(bound)} = peak {mib(peak)}",
+                          verdict(peak - idle <= 1.1 * bound)])
     if goal_rows:
         w(table(["goal", "measured", "verdict"], goal_rows))
     w("\nGoals are reported, not asserted. “Moderate load” is c=16; c=1 is shown for the idle cost.\n")
