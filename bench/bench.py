@@ -384,6 +384,45 @@ level = "{log_level}"
         log(f"{name}: nginx reverse proxy on {server.url} in front of {upstream.url} ({server.extra['workers']} workers)")
         return server
 
+    def start_nginx_cache(self, name: str, upstream: Server) -> Server:
+        """nginx `proxy_cache` in front of the mock, keyed like Parrot's exact tier: method, URI,
+        `Authorization` and the whole POST body (`$request_body`, kept in memory by a body buffer
+        larger than any benchmark body), one fetch per key in flight (`proxy_cache_lock`), the
+        same keep-alive upstream pool as the reverse proxy. Answers are stored on disk in the
+        temp dir (with the page cache in front), as Parrot stores them in SQLite."""
+        def prepare(directory: Path) -> None:
+            (directory / "cache").mkdir()
+
+        def blocks(directory: Path, port: int) -> str:
+            return f"""  proxy_cache_path {directory}/cache levels=1:2 keys_zone=bench:32m max_size=4g inactive=1h use_temp_path=off;
+  upstream mock {{
+    server 127.0.0.1:{upstream.port};
+    keepalive 64;
+    keepalive_requests 100000000;
+  }}
+  server {{
+    listen 127.0.0.1:{port};
+    client_body_buffer_size 1m;
+    client_max_body_size 1m;
+    location / {{
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache bench;
+      proxy_cache_methods POST;
+      proxy_cache_key "$request_method $request_uri $http_authorization $request_body";
+      proxy_cache_valid 200 1h;
+      proxy_cache_lock on;
+      proxy_ignore_headers Cache-Control Expires Set-Cookie Vary X-Accel-Expires;
+      add_header X-Cache-Status $upstream_cache_status;
+    }}
+  }}
+"""
+        server = self.launch_nginx(name, "proxy_cache", prepare, blocks, prompt_body("nginx proxy_cache check"),
+                                   lambda data: b"chat.completion" in data)
+        log(f"{name}: nginx proxy_cache on {server.url} in front of {upstream.url} ({server.extra['workers']} workers)")
+        return server
+
     def launch_nginx(self, name: str, purpose: str, prepare, blocks, probe_body: bytes, answered) -> Server:
         """One nginx of the benchmark's own (temp dir, `daemon off`, access log off): `prepare(directory)`
         lays out its files, `blocks(directory, port)` is the rest of its `http` block; ready once a
@@ -646,6 +685,11 @@ general_settings:
             p = row.get("parrot")
             if p and p["hits"] < 0.99 * row["requests"]:
                 out.append(f"only {p['hits']} HITs in Parrot /stats")
+        if row["mode"] == "miss" and row["requests"]:
+            # Unique bodies: every request must reach the upstream (a window's edges aside).
+            calls = row.get("upstream_calls")
+            if calls is not None and calls < 0.98 * row["requests"]:
+                out.append(f"only {calls} upstream calls during a miss run")
         if row["other_cpu_cores"] >= self.args.busy_threshold:
             out.append(f"machine busy: {row['other_cpu_cores']:.2f} cores used by other processes")
         return out
@@ -658,14 +702,16 @@ general_settings:
         off = self.start_parrot("s1-parrot-cache-off", mock, cache=False)
         on = self.start_parrot("s1-parrot-cache-on", mock, cache=True)
         relay = self.start_nginx_proxy("s1-nginx-proxy", mock)
+        cache = self.start_nginx_cache("s1-nginx-cache", mock)
         try:
             for c in self.args.levels:
                 self.measure("1", "direct to mock", mock, "miss", c, upstream=mock)
                 self.measure("1", "nginx reverse proxy (no cache)", relay, "miss", c, upstream=mock)
                 self.measure("1", "Parrot, cache off", off, "miss", c, upstream=mock)
+                self.measure("1", "nginx proxy_cache, all misses", cache, "miss", c, upstream=mock)
                 self.measure("1", "Parrot, cache on, all misses", on, "miss", c, upstream=mock)
         finally:
-            for s in (relay, on, off, mock):
+            for s in (cache, relay, on, off, mock):
                 self.procs.stop(s.proc)
 
     def scenario_2(self) -> None:
@@ -681,14 +727,20 @@ general_settings:
         self.sections["answer_bytes"] = len(body)
         nginx = self.start_nginx("s2-nginx", body)
         bare = self.start_bare("s2-bare", body)
+        cache = self.start_nginx_cache("s2-nginx-cache", mock)
+        self.prime(cache, self.args.hitset)
+        status, headers, _ = http_request(cache.url + CHAT, "POST", prompt_body(hit_prompt(0)))
+        if status != 200 or headers.get("x-cache-status") != "HIT":
+            raise RuntimeError(f"nginx proxy_cache: primed prompt is not a HIT ({status}, {headers.get('x-cache-status')})")
         try:
             for c in self.args.levels:
                 self.measure("2", "nginx static file", nginx, "hit", c)
+                self.measure("2", "nginx proxy_cache hit", cache, "hit", c, upstream=mock)
                 self.measure("2", "bare Hummingbird (hash body, fixed answer)", bare, "hit", c)
                 self.measure("2", "Parrot hit, memory tier", warn, "hit", c, upstream=mock)
                 self.measure("2", "Parrot hit, memory tier, log info", info, "hit", c, upstream=mock)
         finally:
-            for s in (bare, nginx, info, warn, mock):
+            for s in (cache, bare, nginx, info, warn, mock):
                 self.procs.stop(s.proc)
 
     def scenario_3(self) -> None:
@@ -1013,6 +1065,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.scenarios = [int(x) for x in args.scenarios.split(",") if x]
     if not args.work_dir:
         args.work_dir = tempfile.mkdtemp(prefix="parrot-bench.")
+        os.chmod(args.work_dir, 0o755)  # nginx's workers (user nobody) read and write inside it
     return args
 
 

@@ -165,6 +165,41 @@ def render(raw: dict, args=None) -> str:
                           verdict(all(r >= 20 for _, r in lite))])
     elif "litellm" in sec:
         goal_rows.append(["Parrot hit RPS ≥ 20× LiteLLM", str(sec["litellm"]), "–"])
+    cache_hit = []
+    for c in levels:
+        p, n = rows.get("2", "Parrot hit, memory tier", c), rows.get("2", "nginx proxy_cache hit", c)
+        if p and n and n["rps"]:
+            cache_hit.append((c, p["rps"] / n["rps"]))
+    if cache_hit:
+        goal_rows.append(["for reference: Parrot hit RPS vs nginx proxy_cache hits", ", ".join(f"c={c}: {r:.2f}×" for c, r in cache_hit), "–"])
+    # Issue #19 (the miss path's CPU): same-run ratios against nginx at c=16 and c=64.
+    for parrot_target, nginx_target, what in (("Parrot, cache on, all misses", "nginx proxy_cache, all misses",
+                                               "Parrot cached misses ≥ 0.5× nginx proxy_cache misses (RPS, c=16 and 64)"),
+                                              ("Parrot, cache off", "nginx reverse proxy (no cache)",
+                                               "Parrot relay (cache off) ≥ 0.5× nginx reverse proxy (RPS, c=16 and 64)")):
+        parts, judged = [], []
+        for c in levels:
+            p, n = rows.get("1", parrot_target, c), rows.get("1", nginx_target, c)
+            if p and n and n["rps"]:
+                parts.append(f"c={c}: {p['rps'] / n['rps']:.2f}×")
+                if c in (16, 64):
+                    judged.append(p["rps"] / n["rps"] >= 0.5)
+        if parts:
+            goal_rows.append([what, ", ".join(parts), verdict(all(judged)) if judged else "–"])
+    p16, n16 = rows.get("1", "Parrot, cache on, all misses", 16), rows.get("1", "nginx proxy_cache, all misses", 16)
+    if p16 and p16.get("server_cpu_us_per_request") is not None:
+        nginx_cpu = f"; nginx proxy_cache {n16['server_cpu_us_per_request']:.0f} µs" if n16 and n16.get("server_cpu_us_per_request") else ""
+        goal_rows.append(["Server CPU per cached miss ≤ 150 µs at c=16",
+                          f"Parrot {p16['server_cpu_us_per_request']:.0f} µs{nginx_cpu}",
+                          verdict(p16["server_cpu_us_per_request"] <= 150)])
+    parts, ok = [], None
+    for target, bound in (("Parrot, cache off", 0.15), ("Parrot, cache on, all misses", 0.25)):
+        p, d = rows.get("1", target, 1), rows.get("1", "direct to mock", 1)
+        if p and d:
+            parts.append(f"{target}: {p['p50'] - d['p50']:+.3f} ms (≤ {bound})")
+            ok = (ok is not False) and p["p50"] - d["p50"] <= bound
+    if parts:
+        goal_rows.append(["Miss overhead p50 at c=1 ≤ 0.15 ms relayed, ≤ 0.25 ms cached", "; ".join(parts), verdict(ok)])
     relay_parts = []
     for c in levels:
         p, d = rows.get("1", "nginx reverse proxy (no cache)", c), rows.get("1", "direct to mock", c)
@@ -199,6 +234,9 @@ def render(raw: dict, args=None) -> str:
                 if "miss" in label:
                     ok = o50 <= 1.0 and e50 <= 1.0
         goal_rows.append(["SSE time-to-first-byte overhead ≤ 1 ms (miss, p50)", "; ".join(parts), verdict(ok)])
+        if "Parrot, miss (relayed)" in sse:
+            o50 = sse["Parrot, miss (relayed)"]["ttfb_ms"]["p50"] - d["ttfb_ms"]["p50"]
+            goal_rows.append(["Issue #19: SSE TTFB overhead ≤ 0.5 ms (miss, p50)", f"{o50:+.3f} ms", verdict(o50 <= 0.5)])
     mem = sec.get("memory")
     if mem and mem.get("after_fill"):
         idle = mem.get("idle", {}).get("rss_bytes") or 0
@@ -218,6 +256,9 @@ def render(raw: dict, args=None) -> str:
                           f"(growth {mib(peak - idle)} = {(peak - idle) / bound:.2f}× the bound){growth_tail}",
                           "**not shown** (RSS still growing at the time cap)" if not rss_flat else (verdict(tier <= bound) if peak - idle <= 2 * bound else
                           "plateaus, but RSS growth is **" + f"{(peak - idle) / bound:.1f}" + "× the bound**")])
+        goal_rows.append(["Issue #19: peak RSS while filling ≤ idle + 1.1 × memory_bytes",
+                          f"idle {mib(idle)} + {(peak - idle) / bound:.2f} × {mib(bound)} = peak {mib(peak)}",
+                          verdict(peak - idle <= 1.1 * bound)])
     if goal_rows:
         w(table(["goal", "measured", "verdict"], goal_rows))
     w("\nGoals are reported, not asserted. “Moderate load” is c=16; c=1 is shown for the idle cost.\n")
@@ -230,7 +271,9 @@ def render(raw: dict, args=None) -> str:
           "every answer (SQLite + memory tier). Δ = Parrot minus direct at the same concurrency. Parrot's upstream pool is "
           "the default 64 connections. “nginx reverse proxy” is nginx (2 workers, keep-alive pool of 64 to the mock, no "
           "cache, access_log off) relaying the same requests: the cost of an extra hop with no logic at all on this "
-          "machine, for scale.\n")
+          "machine, for scale. “nginx proxy_cache” is the same nginx caching every answer (`proxy_cache_methods POST`, "
+          "key = method, URI, `Authorization` and the whole body, `proxy_cache_lock on`, cache on disk in the temp dir): "
+          "Parrot's cached misses are compared with it, Parrot's relay with the reverse proxy (“RPS vs nginx”).\n")
         body = []
         for c in levels:
             d = rows.get("1", "direct to mock", c)
@@ -239,11 +282,15 @@ def render(raw: dict, args=None) -> str:
                 if not r:
                     continue
                 base = target == "direct to mock"
+                peer = {"Parrot, cache off": "nginx reverse proxy (no cache)",
+                        "Parrot, cache on, all misses": "nginx proxy_cache, all misses"}.get(target)
+                n = rows.get("1", peer, c) if peer else None
                 body.append([c, target, rps(r["rps"]), ms(r["p50"]), ms(r["p99"]),
                              "" if base else delta(r["p50"], d and d["p50"]), "" if base else delta(r["p99"], d and d["p99"]),
-                             "" if base else ratio(r["rps"], d and d["rps"]), internal(r, "overhead"), internal(r, "upstream"),
+                             "" if base else ratio(r["rps"], d and d["rps"]), ratio(r["rps"], n["rps"]) if n else "",
+                             internal(r, "overhead"), internal(r, "upstream"),
                              f"{r['server_cpu_cores']:.2f}", ms(r["server_cpu_us_per_request"], 0), flags(r)])
-        w(table(["c", "target", "RPS", "p50 ms", "p99 ms", "Δp50 ms", "Δp99 ms", "RPS ratio",
+        w(table(["c", "target", "RPS", "p50 ms", "p99 ms", "Δp50 ms", "Δp99 ms", "RPS ratio", "RPS vs nginx",
                  "Parrot overhead p50/p99", "Parrot upstream p50/p99", "server CPU cores", "CPU µs/req", "flags"], body))
         w("\n“Parrot overhead” and “Parrot upstream” are Parrot's own `/stats` histograms for the run (reset before it): "
           "upstream = its wait for the upstream answer, overhead = total minus upstream; they cover only misses with the "
@@ -255,7 +302,8 @@ def render(raw: dict, args=None) -> str:
         w("## 2. Cache hits from the memory tier vs nginx\n")
         w(f"{st['hitset']} distinct prompts, primed once, then replayed (`load.lua` hit mode). nginx "
           f"({st.get('nginx_workers', 2)} workers, access_log off) serves the exact body Parrot returns for a hit as a "
-          "static file, POST included. “bare Hummingbird” is `Sources/bare-hummingbird`: a Hummingbird 2 server whose "
+          "static file, POST included; “nginx proxy_cache hit” is nginx's `proxy_cache` (configured as in scenario 1) "
+          "answering the primed hit set from its cache. “bare Hummingbird” is `Sources/bare-hummingbird`: a Hummingbird 2 server whose "
           "only work is to read the body, hash it (SHA-256) and return the same answer, i.e. what the framework costs "
           "before any cache logic. Parrot answers memory-tier hits of byte-identical repeats on the event loop "
           "(`HitFastPathHandler`), before Hummingbird's async responder, so it can exceed that row. The `log info` row "
@@ -263,6 +311,7 @@ def render(raw: dict, args=None) -> str:
         body = []
         for c in levels:
             n = rows.get("2", "nginx static file", c)
+            nc = rows.get("2", "nginx proxy_cache hit", c)
             b = rows.get("2", "bare Hummingbird (hash body, fixed answer)", c)
             for target in rows.targets("2"):
                 r = rows.get("2", target, c)
@@ -273,10 +322,11 @@ def render(raw: dict, args=None) -> str:
                     extra = f"{r['log_lines'] / r['requests']:.2f}"
                 body.append([c, target, rps(r["rps"]), ms(r["p50"]), ms(r["p99"]),
                              "" if target.startswith("nginx") else ratio(r["rps"], n and n["rps"]),
+                             "" if not target.startswith("Parrot") else ratio(r["rps"], nc and nc["rps"]),
                              "" if not target.startswith("Parrot") else ratio(r["rps"], b and b["rps"]), internal(r, "hit"),
                              f"{r['server_cpu_cores']:.2f}", ms(r["server_cpu_us_per_request"], 0),
                              r["bytes_per_request"], extra, flags(r)])
-        w(table(["c", "target", "RPS", "p50 ms", "p99 ms", "RPS vs nginx", "RPS vs bare Hummingbird", "Parrot hit p50/p99 (own)", "server CPU cores",
+        w(table(["c", "target", "RPS", "p50 ms", "p99 ms", "RPS vs nginx", "RPS vs nginx proxy_cache", "RPS vs bare Hummingbird", "Parrot hit p50/p99 (own)", "server CPU cores",
                  "CPU µs/req", "bytes/resp (incl. headers)", "log lines/req", "flags"], body))
         w("")
 

@@ -95,8 +95,10 @@ BUILD_NOTE=""
 SOURCE_COMMIT=""
 if [[ "$FROM_HEAD" != 1 ]]; then
   mkdir -p "$SRC"
-  rm -rf "$SRC/Sources" "$SRC/.bench-commit"
+  rm -rf "$SRC/Sources" "$SRC/Tests" "$SRC/.bench-commit"
   cp -R "$ROOT/Sources" "$SRC/Sources"
+  # Package.swift names the test target: without its directory SwiftPM refuses the package.
+  cp -R "$ROOT/Tests" "$SRC/Tests"
   cp "$ROOT/Package.swift" "$SRC/"
   [[ -f "$ROOT/Package.resolved" ]] && cp -p "$ROOT/Package.resolved" "$SRC/"
 else

@@ -31,4 +31,13 @@ final class KeyMemoTests: XCTestCase {
                      "full: it started over")
         XCTAssertNotNil(memo.lookup(endpoint: .chatCompletions, namespace: "ns", variant: "", body: ByteBuffer(string: "2")))
     }
+
+    func testTheByteBoundCountsWhatASlotReallyTakes() {
+        let memo = KeyMemo(maxSlots: 1000, maxBytes: 1 << 20)
+        let body = ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+        let namespace = String(repeating: "ab", count: 32)
+        memo.remember(endpoint: .chatCompletions, namespace: namespace, variant: "", body: body, derived: derived)
+        XCTAssertGreaterThan(memo.bytes, body.readableBytes + namespace.utf8.count + 32 + 200,
+                             "the slot, the body's storage, the namespace and the digest, not just the body")
+    }
 }

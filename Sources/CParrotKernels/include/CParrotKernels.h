@@ -16,4 +16,9 @@
 size_t parrot_shortlist(const uint64_t *sigs, size_t count, int words, const uint64_t *query,
                         const uint16_t *bins, const bool *alive, const int32_t *admitted, uint32_t *out);
 
+/// Bytes of heap in use right now (glibc's mallinfo2: allocated chunks plus mmapped ones), or -1
+/// where that is not known. For tests that check what the memory tier charges against what
+/// its entries really take.
+long long parrot_heap_bytes_in_use(void);
+
 #endif

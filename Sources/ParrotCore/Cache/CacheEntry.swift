@@ -79,8 +79,32 @@ public struct CachedAnswer: Sendable {
         self.identityBody = try Gzip.decompress(entry.body)
     }
 
-    /// What keeping this answer costs in memory: allocated capacities, not just the bytes used.
-    var memoryCost: Int { entry.body.capacity + identityBody.capacity + 512 }
+    /// What keeping this answer in the memory tier costs, as the heap sees it: both bodies'
+    /// allocated capacities (not just the bytes used), the strings and the semantic record the
+    /// entry holds, and a fixed part for the rest (``fixedMemoryCost``).
+    var memoryCost: Int {
+        var cost = Self.fixedMemoryCost + entry.body.capacity + identityBody.capacity
+        cost += Self.heapCost(entry.namespace) + Self.heapCost(entry.endpoint) + Self.heapCost(entry.provider)
+        cost += Self.heapCost(entry.model) + Self.heapCost(entry.contentType)
+        if let semantic = entry.semantic {
+            cost += 48 + semantic.vector.count * MemoryLayout<Float>.stride + Self.heapCost(semantic.scope) + Self.heapCost(semantic.text)
+        }
+        return cost
+    }
+
+    /// What an entry costs besides its bodies and strings: the tier's node (this struct, its
+    /// links and key) and index slot, the two body storage objects, the key's digest array, and
+    /// malloc's per-allocation header and rounding on each of them.
+    /// (Bodies are ByteBuffers, whose storage NIO always allocates in powers of two: an 8.4 KB
+    /// answer takes 16 KiB, which `capacity` counts.) Measured in `MemoryTierFootprintTests`.
+    static let fixedMemoryCost = MemoryLayout<CachedAnswer>.stride + 64 /* node links, key, index slot */
+        + 2 * 64 /* ByteBuffer storage objects */ + 80 /* digest array */ + 12 * 16 /* malloc headers, array and index growth */
+
+    /// A string's heap allocation: small ASCII strings (up to 15 UTF-8 bytes) live inline.
+    static func heapCost(_ s: String) -> Int {
+        let count = s.utf8.count
+        return count <= 15 ? 0 : 32 + (count + 16) & ~15
+    }
 }
 
 /// What the semantic tier keeps beside an entry so its index can be rebuilt on start and shared

@@ -13,7 +13,7 @@ final class KeyMemo: Sendable {
         let includeUsage: Bool
     }
 
-    private struct Slot {
+    fileprivate struct Slot {
         let endpoint: Endpoint
         let namespace: String
         /// ``KeyVariant`` of the request (query and answer-changing headers).
@@ -33,7 +33,9 @@ final class KeyMemo: Sendable {
     /// Larger bodies are not worth keeping: parsing is a small part of their cost.
     static let maxBodyBytes = 32 << 10
 
-    init(maxSlots: Int = 8192, maxBytes: Int = 16 << 20) {
+    /// - Parameter maxBytes: bounds what the slots really take (``Slot/footprint``), not just
+    ///   the body bytes: 8192 slots of 100-byte bodies take about 5 MiB.
+    init(maxSlots: Int = 8192, maxBytes: Int = 4 << 20) {
         self.maxSlots = maxSlots
         self.maxBytes = maxBytes
     }
@@ -65,14 +67,29 @@ final class KeyMemo: Sendable {
         // keeping the slice would keep that whole buffer (after a large request on the same
         // connection, hundreds of kB for a 100-byte body), unbounded by `maxBytes`.
         let kept = ByteBuffer(bytes: body.readableBytesView)
+        let slot = Slot(endpoint: endpoint, namespace: namespace, variant: variant, body: kept, derived: derived)
+        let cost = slot.footprint
         state.withLock { state in
-            if state.slots.count >= maxSlots || state.bytes + kept.capacity > maxBytes {
+            if state.slots.count >= maxSlots || state.bytes + cost > maxBytes {
                 state = State()
             }
-            if let old = state.slots.updateValue(Slot(endpoint: endpoint, namespace: namespace, variant: variant, body: kept, derived: derived), forKey: h) {
-                state.bytes -= old.body.capacity
+            if let old = state.slots.updateValue(slot, forKey: h) {
+                state.bytes -= old.footprint
             }
-            state.bytes += kept.capacity
+            state.bytes += cost
         }
+    }
+
+    /// What the memo holds now, as counted against `maxBytes`.
+    var bytes: Int { state.withLock { $0.bytes } }
+}
+
+extension KeyMemo.Slot {
+    /// What a slot really takes: the body copy and the strings, plus the dictionary's slot (with
+    /// the slack of its load factor), the body's storage object, the key's digest array and
+    /// malloc's headers — for a 100-byte body most of the cost is not the body.
+    var footprint: Int {
+        MemoryLayout<KeyMemo.Slot>.stride * 3 / 2 + 16 + 64 + 80 + 48 + body.capacity
+            + CachedAnswer.heapCost(namespace) + CachedAnswer.heapCost(variant) + CachedAnswer.heapCost(derived.model)
     }
 }

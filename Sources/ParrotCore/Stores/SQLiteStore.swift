@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import NIOCore
+import Synchronization
 
 /// The default, embedded store: one SQLite file in WAL mode, so readers never wait for the
 /// writer and a crash (even `kill -9`) loses at most the transaction in progress.
@@ -9,6 +10,11 @@ public final class SQLiteStore: CacheStore {
     public let path: String
     /// Concurrent `put`s share a transaction (see `GroupCommit`).
     private let writes: GroupCommit<CacheEntry>
+    /// Keys this store may hold: a miss for a new key skips the read, while this handle is the
+    /// file's only opener and its writes succeed.
+    private let stored = StoredKeyFilter()
+    private let openers: SoleOpener?
+    private let trusted = Atomic<Bool>(true)
 
     public init(path: String) throws {
         self.path = path
@@ -29,9 +35,24 @@ public final class SQLiteStore: CacheStore {
             throw ConfigError(key: "cache.path", "cannot open SQLite store at '\(path)': \(error)")
         }
         self.pool = pool
+        openers = SoleOpener(path: path + "-openers")
         writes = GroupCommit { entries in
             try await pool.write { db in
                 for entry in entries { try Self.insert(entry, db) }
+            }
+        }
+        // The keys already stored, read in the background: until then every key may be stored.
+        Task.detached(priority: .utility) { [stored] in
+            do {
+                try pool.read { db in
+                    let keys = try String.fetchCursor(db, sql: "SELECT key FROM entries")
+                    while let hex = try keys.next() {
+                        if let key = CacheKey(hex: hex) { stored.insert(key) }
+                    }
+                }
+                stored.markLoaded()
+            } catch {
+                // Left unloaded: every lookup reads the store, as before.
             }
         }
     }
@@ -106,19 +127,31 @@ public final class SQLiteStore: CacheStore {
     /// never waits for the writer, while GRDB's async read hops to a reader queue and back
     /// (two thread wake-ups, most of the time a miss spends in the store).
     public func get(_ key: CacheKey) async throws -> CacheEntry? {
-        try Self.lookup(key, in: pool)
+        if trusted.load(ordering: .relaxed), !stored.mayContain(key), openers?.isSole() == true { return nil }
+        let entry = try Self.lookup(key, in: pool)
+        trusted.store(true, ordering: .relaxed)
+        return entry
     }
 
-    /// Not async, so that GRDB's synchronous `read` is the one called.
+    /// Not async, so that GRDB's synchronous read is the one called. `unsafeRead`: one SELECT
+    /// is atomic on its own, so the BEGIN/COMMIT pair `read` wraps around it (two more
+    /// statements per lookup, i.e. per miss) buys nothing here.
     private static func lookup(_ key: CacheKey, in pool: DatabasePool) throws -> CacheEntry? {
-        try pool.read { db in
+        try pool.unsafeRead { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM entries WHERE key = ?"), arguments: [key.hex])
                 .flatMap(entry(from:))
         }
     }
 
     public func put(_ entry: CacheEntry) async throws {
-        try await writes.submit(entry)
+        stored.insert(entry.key)
+        do {
+            try await writes.submit(entry)
+        } catch {
+            // Until a read succeeds again, misses read the store, so its failure shows (BYPASS).
+            trusted.store(false, ordering: .relaxed)
+            throw error
+        }
     }
 
     static func insert(_ entry: CacheEntry, _ db: Database) throws {
@@ -138,6 +171,7 @@ public final class SQLiteStore: CacheStore {
     }
 
     public func importEntries(_ entries: [CacheEntry]) async throws {
+        for entry in entries { stored.insert(entry.key) }
         try await pool.write { db in
             for entry in entries { try Self.insert(entry, db) }
             try db.execute(sql: "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE name = 'clear_generation'")
@@ -265,6 +299,7 @@ public final class SQLiteStore: CacheStore {
     }
 
     public func close() async throws {
+        trusted.store(false, ordering: .relaxed)
         try pool.close()
     }
 }
