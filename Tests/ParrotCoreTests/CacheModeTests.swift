@@ -163,6 +163,28 @@ final class CacheModeTests: XCTestCase {
         }
     }
 
+    /// The per-endpoint view of traffic made by the official SDK: chat and embeddings share one
+    /// cache, and `/stats.cache.by_endpoint` keeps them apart.
+    func testByEndpointCountsWhatTheSDKDid() async throws {
+        try await withProxy { proxy in
+            _ = try PythonClient.run(PythonClient.prelude + """
+            for _ in range(3):
+                client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "by endpoint"}])
+            for _ in range(2):
+                client.embeddings.create(model="text-embedding-3-small", input=["one", "two"])
+            print(json.dumps({}))
+            """, baseURL: proxy.baseURL)
+            let byEndpoint = try await proxy.stats()["cache"]?["by_endpoint"]
+            let chat = byEndpoint?["/v1/chat/completions"], embeddings = byEndpoint?["/v1/embeddings"]
+            XCTAssertEqual(chat?["misses"]?.intValue, 1)
+            XCTAssertEqual(chat?["hits"]?.intValue, 2)
+            XCTAssertEqual(embeddings?["misses"]?.intValue, 1)
+            XCTAssertEqual(embeddings?["hits"]?.intValue, 1)
+            XCTAssertGreaterThan(embeddings?["tokens_saved"]?.intValue ?? 0, 0)
+            XCTAssertEqual(byEndpoint?["/v1/completions"]?["hits"]?.intValue, 0)
+        }
+    }
+
     func testStatsByEndpoint() async throws {
         try await withProxy { proxy in
             _ = try await proxy.chat("per endpoint")

@@ -70,6 +70,21 @@ final class SampleSetTests: XCTestCase {
         }
     }
 
+    func testASetExpiresAsOneFamily() async throws {
+        let clock = ManualClock()
+        try await withProxy(clock: clock) { proxy in
+            let first = try await proxy.chat("family ttl", headers: three + [("x-parrot-ttl", "100")])
+            XCTAssertEqual(first.header("x-parrot-sample"), "0")
+            clock.advance(by: 60)
+            // Asked for a day, but kept only as long as sample 0: 40 more seconds.
+            let second = try await proxy.chat("family ttl", headers: three + [("x-parrot-ttl", "86400")])
+            XCTAssertEqual(second.header("x-parrot-sample"), "1")
+            clock.advance(by: 41)
+            let after = try await proxy.chat("family ttl", headers: [("x-parrot-sample", "1")])
+            XCTAssertEqual(after.cache, "MISS", "sample 1 expired with sample 0")
+        }
+    }
+
     func testReplayRotatesAmongTheRecordedSamples() async throws {
         try await withProxy { proxy in
             _ = try await proxy.chat("recorded two", headers: three)

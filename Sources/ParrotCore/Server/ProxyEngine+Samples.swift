@@ -19,7 +19,7 @@ extension ProxyEngine {
             index = asked
             response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
         } else {
-            let stored = await storedSamples(call, key: key, upTo: policy.samples)
+            let (stored, firstExpiry) = await storedSamples(call, key: key, upTo: policy.samples)
             let full = stored == policy.samples
             switch decision {
             case .lookUp(.offlineMiss), .offlineMiss:
@@ -37,8 +37,9 @@ extension ProxyEngine {
                 // rotation); its first sample is the one the semantic tier indexes.
                 if stored == 0, let semantic = await semanticAnswer(&call, namespace: namespace) { return semantic }
                 if index > 0 { call.probe = nil }
-                // Fewer than N stored: this request fetches the next one.
-                call.storage = storage
+                // Fewer than N stored: this request fetches the next one, which expires with the
+                // family's first sample (the set lives and dies as one).
+                call.storage = Self.familyStorage(storage, firstExpiry: firstExpiry, now: now())
                 response = await miss(call, key: key.sample(index), namespace: namespace, coalesce: true)
             } else {
                 response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
@@ -81,11 +82,21 @@ extension ProxyEngine {
     }
 
     /// How many samples of the set are stored and fresh, counting from sample 0 (a set is
-    /// filled in order, so the first missing one ends it).
-    private func storedSamples(_ call: Call, key: CacheKey, upTo limit: Int) async -> Int {
+    /// filled in order, so the first missing one ends it), and when sample 0 expires.
+    private func storedSamples(_ call: Call, key: CacheKey, upTo limit: Int) async -> (count: Int, firstExpiry: Double?) {
+        var firstExpiry: Double?
         for index in 0..<limit {
-            guard case .hit = await lookup(key.sample(index), for: call, maxAge: call.policy.maxAge) else { return index }
+            guard case .hit(let answer) = await lookup(key.sample(index), for: call, maxAge: call.policy.maxAge) else {
+                return (index, firstExpiry)
+            }
+            if index == 0 { firstExpiry = answer.entry.expiresAt }
         }
-        return limit
+        return (limit, firstExpiry)
+    }
+
+    /// A later sample is kept until the first one expires, not for a TTL of its own.
+    static func familyStorage(_ storage: CachePolicy.Storage, firstExpiry: Double?, now: Double) -> CachePolicy.Storage {
+        guard case .keep = storage, let firstExpiry else { return storage }
+        return .keep(ttlSeconds: max(1, Int((firstExpiry - now).rounded(.up))))
     }
 }
