@@ -85,6 +85,31 @@ final class SampleSetTests: XCTestCase {
         }
     }
 
+    /// A semantic hit on a sample set's family takes the family's samples in turn.
+    func testASemanticHitRotatesTheMatchedFamilysSamples() async throws {
+        let mock = try await MockUpstream.start()
+        mock.setEmbedding([1, 0, 0, 0, 0, 0, 0, 0], for: "user: tell me about parrots")
+        mock.setEmbedding([0.95, (1 - 0.95 * 0.95).squareRoot(), 0, 0, 0, 0, 0, 0], for: "user: tell me about the parrots")
+        try await withProxy(mock: mock, configure: { config in
+            config.semantic.enabled = true
+            config.semantic.model = "text-embedding-3-small"
+        }) { proxy in
+            let two = [("x-parrot-samples", "2")]
+            let filled = try await [proxy.chat("tell me about parrots", headers: two), proxy.chat("tell me about parrots", headers: two)]
+            XCTAssertEqual(filled.map(\.cache), ["MISS", "MISS"])
+            let ids = Set(filled.compactMap { $0.json?["id"]?.stringValue })
+            XCTAssertEqual(ids.count, 2)
+            var served: Set<String> = []
+            for _ in 0..<2 {
+                let similar = try await proxy.chat("tell me about the parrots", headers: two)
+                XCTAssertEqual(similar.cache, "SEMANTIC")
+                served.insert(similar.json?["id"]?.stringValue ?? "")
+            }
+            XCTAssertEqual(served, ids, "both samples of the matched family were served")
+        }
+        await mock.stop()
+    }
+
     func testReplayRotatesAmongTheRecordedSamples() async throws {
         try await withProxy { proxy in
             _ = try await proxy.chat("recorded two", headers: three)
