@@ -59,6 +59,14 @@ final class CachePolicyTests: XCTestCase {
         XCTAssertEqual(try decision([], cacheable: false), .bypass)
     }
 
+    func testADecisionSaysWhatBecomesOfAFetchedAnswer() throws {
+        XCTAssertEqual(try decision([]).storage, .keep(ttlSeconds: 3600))
+        XCTAssertEqual(try decision([("Cache-Control", "no-cache"), ("X-Parrot-TTL", "0")]).storage, .keep(ttlSeconds: 0))
+        XCTAssertEqual(try decision([], server: .readOnly).storage, .discard)
+        XCTAssertEqual(try decision([], server: .replay).storage, .discard)
+        XCTAssertEqual(try decision([("Cache-Control", "no-store")]).storage, .discard)
+    }
+
     func testOnlyIfCachedNeverFetchesAndNeverStores() throws {
         let offline = try policy([("Cache-Control", "only-if-cached")])
         XCTAssertTrue(offline.offline)

@@ -60,6 +60,12 @@ public struct CacheEntry: Sendable {
         return now < expiresAt
     }
 
+    /// Whether the entry may still answer as STALE (the provider failing): until `window`
+    /// seconds (`cache.stale_if_error_seconds`) past its expiry.
+    public func isWithinStaleWindow(at now: Double, window: Int) -> Bool {
+        now <= (expiresAt ?? .infinity) + Double(window)
+    }
+
     public func age(at now: Double) -> Int { max(0, Int(now - createdAt)) }
 }
 

@@ -128,6 +128,14 @@ public struct CachePolicy: Sendable, Equatable {
         case fetch(Storage)
         /// Neither look up nor fetch: an offline request the cache cannot serve (504).
         case offlineMiss
+
+        /// What becomes of a fetched answer under this decision.
+        public var storage: Storage {
+            switch self {
+            case .lookUp(.fetch(let storage)), .fetch(let storage): storage
+            case .bypass, .lookUp(.offlineMiss), .offlineMiss: .discard
+            }
+        }
     }
 
     public enum Miss: Sendable, Equatable {
@@ -180,7 +188,12 @@ public struct CachePolicy: Sendable, Equatable {
     ///   - staleUsable: a stale entry for this request exists within the window.
     ///   - fallback: the provider's `fallback`, nil or empty when none or already used.
     public static func recovery(after error: ParrotError, staleUsable: Bool, fallback: String?) -> Recovery {
-        guard isProviderFailure(error) else { return .fail }
+        recovery(providerFailed: isProviderFailure(error), staleUsable: staleUsable, fallback: fallback)
+    }
+
+    /// The same rule for a caller that classified its failure itself (the embeddings stage).
+    public static func recovery(providerFailed: Bool, staleUsable: Bool, fallback: String?) -> Recovery {
+        guard providerFailed else { return .fail }
         if staleUsable { return .serveStale }
         if let fallback, !fallback.isEmpty { return .tryFallback(fallback) }
         return .fail

@@ -72,34 +72,35 @@ extension ProxyEngine {
             }
         }
         let pending = run.pending
+        var served = cached
+        for (key, vector) in run.vectors where served[key] == nil { served[key] = ServedInput(vector: vector, age: 0, fetched: true) }
         if let failure = run.failure {
             if !pending.isEmpty { Task { [self] in await persist(pending) } }
-            guard failure.isProviderFailure else { return failedBatch(call, failure: failure, upstream: run.upstream) }
             // As for other requests (DESIGN.md, "Provider guard"): stale entries within
             // `cache.stale_if_error_seconds` for every input not at hand, then the fallback.
             let now = now()
-            var served = cached
-            for (key, vector) in run.vectors where served[key] == nil { served[key] = ServedInput(vector: vector, age: 0, fetched: true) }
             for (key, old) in expired where served[key] == nil
-                && now <= (old.entry.expiresAt ?? .infinity) + Double(config.cache.staleIfErrorSeconds) {
+                && old.entry.isWithinStaleWindow(at: now, window: config.cache.staleIfErrorSeconds) {
                 served[key] = old.served
             }
-            if keys.allSatisfy({ served[$0] != nil }) {
+            switch CachePolicy.recovery(providerFailed: failure.isProviderFailure, staleUsable: keys.allSatisfy({ served[$0] != nil }),
+                                        fallback: allowFallback ? provider.config.fallback : nil) {
+            case .serveStale:
                 logger.notice("served stale embeddings inputs", metadata: ["provider": "\(provider.name)"])
                 return assembledBatch(call, keys: keys, served: served, pending: [], upstream: run.upstream, stale: true)
-            }
-            if allowFallback, !provider.config.fallback.isEmpty, let fallback = providers[provider.config.fallback] {
-                logger.notice("routing to fallback provider", metadata: ["provider": "\(provider.name)", "fallback": "\(fallback.name)"])
+            case .tryFallback(let name):
+                guard let fallback = providers[name] else { break }
+                logger.notice("routing to fallback provider", metadata: ["provider": "\(provider.name)", "fallback": "\(name)"])
                 // Keyed by the fallback's name: its vectors never fill the primary's entries.
                 if let response = await embeddingsBatch(call.with(provider: fallback), namespace: namespace, fetchAllowed: fetchAllowed,
                                                         allowFallback: false) {
                     return response
                 }
+            case .fail:
+                break
             }
             return failedBatch(call, failure: failure, upstream: run.upstream)
         }
-        var served = cached
-        for (key, vector) in run.vectors where served[key] == nil { served[key] = ServedInput(vector: vector, age: 0, fetched: true) }
         return assembledBatch(call, keys: keys, served: served, pending: pending, upstream: run.upstream, stale: false)
     }
 
@@ -249,9 +250,7 @@ extension ProxyEngine {
         var isProviderFailure: Bool {
             switch self {
             case .upstream(let head, _): return UpstreamHead.isProviderFailure(status: head.status)
-            case .thrown(.breakerOpen), .thrown(.upstreamUnreachable), .thrown(.upstreamTimeout): return true
-            case .thrown(.upstreamStatus(let answer)): return UpstreamHead.isProviderFailure(status: answer.status)
-            case .thrown: return false
+            case .thrown(let error): return CachePolicy.isProviderFailure(error)
             }
         }
     }
@@ -306,14 +305,14 @@ extension ProxyEngine {
             provider.upstream.recordUsage(estimated: estimated, actual: answer.promptTokens)
             let shares = EmbeddingBatch.apportion(answer.promptTokens, weights: chunkInputs.map(\.weight))
             let now = now()
-            let ttl = call.policy.ttl ?? config.cache.endpointTTLSeconds[Endpoint.embeddings.configName] ?? config.cache.ttlSeconds
             // Each entry is in the memory tier (or, when it does not fit there, in the store)
             // before its slot resolves, so a batch arriving after finds it.
             var unbuffered: [CachedAnswer] = []
             for (offset, key) in chunk.enumerated() {
                 let vector = EmbeddingInFlight.Vector(float32: answer.float32[offset], promptTokens: shares[offset])
                 run.vectors[key] = vector
-                if call.policy.store, let entry = entry(for: vector, key: key, call: call, namespace: namespace, now: now, ttl: ttl) {
+                if case .keep(let ttl) = call.storage,
+                   let entry = entry(for: vector, key: key, call: call, namespace: namespace, now: now, ttl: ttl) {
                     if tiers.memory.put(entry) { run.pending.append(entry) } else { unbuffered.append(entry) }
                 }
             }

@@ -127,8 +127,7 @@ extension ProxyEngine {
         guard config.cache.enabled, call.policy.mode.mayServe else { return nil }
         switch await lookup(key, for: call, maxAge: nil) {
         case .hit(let answer), .expired(let answer):
-            let staleUntil = (answer.entry.expiresAt ?? .infinity) + Double(config.cache.staleIfErrorSeconds)
-            return now() <= staleUntil ? answer : nil
+            return answer.entry.isWithinStaleWindow(at: now(), window: config.cache.staleIfErrorSeconds) ? answer : nil
         case .miss, .storeFailed:
             return nil
         }

@@ -17,19 +17,17 @@ extension ProxyEngine {
         var response: Response
         if let asked = policy.sample {
             index = asked
-            response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
+            response = await answer(call, key: key.sample(index), namespace: namespace, decision: decision, semantic: false)
         } else {
             let (stored, firstExpiry) = await storedSamples(call, key: key, upTo: policy.samples)
             let full = stored == policy.samples
-            switch decision {
-            case .lookUp(.offlineMiss), .offlineMiss:
+            if policy.offline {
                 // Nothing may be fetched: rotate among what was recorded.
                 guard stored > 0 else { return offlineMiss(call, key: key, reason: Self.offlineReason(policy)) }
                 index = sampleRotation.take(key, of: stored)
-            case .lookUp:
-                index = full ? sampleRotation.take(key, of: stored) : stored
-            case .fetch, .bypass:
-                // A re-record replaces samples in turn once the set is full.
+            } else {
+                // The next sample while the set fills; once full, each in turn (a re-record
+                // replaces them in the same order).
                 index = full ? sampleRotation.take(key, of: stored) : stored
             }
             if case .lookUp(let onMiss) = decision, !full, case .fetch(let storage) = onMiss {
@@ -42,43 +40,11 @@ extension ProxyEngine {
                 call.storage = Self.familyStorage(storage, firstExpiry: firstExpiry, now: now())
                 response = await miss(call, key: key.sample(index), namespace: namespace, coalesce: true)
             } else {
-                response = await sample(index, of: call, key: key, namespace: namespace, decision: decision)
+                response = await answer(call, key: key.sample(index), namespace: namespace, decision: decision, semantic: false)
             }
         }
         response.headers[Self.sampleHeader] = String(index)
         return response
-    }
-
-    /// One sample: served when stored and the request may be served, else fetched into its place.
-    private func sample(_ index: Int, of call: Call, key: CacheKey, namespace: String,
-                        decision: CachePolicy.Decision) async -> Response {
-        var call = call
-        let sampleKey = key.sample(index)
-        switch decision {
-        case .bypass:
-            return await forward(call, outcome: .bypass)
-        case .offlineMiss:
-            return offlineMiss(call, key: sampleKey, reason: Self.offlineReason(call.policy))
-        case .fetch(let storage):
-            call.storage = storage
-            return await miss(call, key: sampleKey, namespace: namespace, coalesce: false)
-        case .lookUp(let onMiss):
-            switch await lookup(sampleKey, for: call, maxAge: call.policy.maxAge) {
-            case .hit(let answer):
-                if let response = serve(answer, call: call, outcome: .hit, key: sampleKey) { return response }
-            case .storeFailed:
-                return await forward(call, outcome: .bypass)
-            case .expired, .miss:
-                break
-            }
-            switch onMiss {
-            case .fetch(let storage):
-                call.storage = storage
-                return await miss(call, key: sampleKey, namespace: namespace, coalesce: true)
-            case .offlineMiss:
-                return offlineMiss(call, key: sampleKey, reason: Self.offlineReason(call.policy))
-            }
-        }
     }
 
     /// How many samples of the set are stored and fresh, counting from sample 0 (a set is

@@ -123,6 +123,7 @@ public final class ProxyEngine: Sendable {
             cacheEnabled: config.cache.enabled, cacheable: call.cacheable,
             configuredTTL: config.cache.endpointTTLSeconds[endpoint.configName] ?? config.cache.ttlSeconds)
         if case .bypass = decision { return await forward(call, outcome: .bypass) }
+        call.storage = decision.storage
         // Embeddings batches are cached per input (their own stage).
         if endpoint == .embeddings, decision != .offlineMiss,
            let response = await embeddingsBatch(call, namespace: namespace, fetchAllowed: policy.fetch) {
@@ -137,17 +138,23 @@ public final class ProxyEngine: Sendable {
                            streamed: call.streamed, variant: variant)
         keyMemo.remember(endpoint: endpoint, namespace: namespace, variant: memoVariant, body: body,
                          derived: .init(key: key, model: call.model, streamed: call.streamed, includeUsage: call.includeUsage))
-        if policy.usesSamples, decision != .bypass {
-            return await sampled(call, key: key, namespace: namespace, decision: decision)
-        }
+        if policy.usesSamples { return await sampled(call, key: key, namespace: namespace, decision: decision) }
+        return await answer(call, key: key, namespace: namespace, decision: decision, semantic: true)
+    }
+
+    /// Carries out the policy's decision for one key (`call.storage` is already the decision's):
+    /// serve it from the cache, fetch it, or refuse it offline. The semantic tier (when `semantic`) is asked after an exact miss, and
+    /// embeds a request whose fresh answer will be stored.
+    func answer(_ call: Call, key: CacheKey, namespace: String, decision: CachePolicy.Decision, semantic: Bool) async -> Response {
+        var call = call
+        let policy = call.policy
         switch decision {
         case .bypass:
             return await forward(call, outcome: .bypass)
         case .offlineMiss:
             return offlineMiss(call, key: key, reason: Self.offlineReason(policy))
         case .fetch(let storage):
-            call.storage = storage
-            if case .keep = storage { _ = await semanticAnswer(&call, namespace: namespace) }  // embeds it, to index the answer
+            if semantic, case .keep = storage { _ = await semanticAnswer(&call, namespace: namespace) }  // embeds it, to index the answer
             return await miss(call, key: key, namespace: namespace, coalesce: false)
         case .lookUp(let onMiss):
             var expired: CachedAnswer?
@@ -162,10 +169,9 @@ public final class ProxyEngine: Sendable {
             case .miss:
                 break
             }
-            if let response = await semanticAnswer(&call, namespace: namespace) { return response }
+            if semantic, let response = await semanticAnswer(&call, namespace: namespace) { return response }
             switch onMiss {
-            case .fetch(let storage):
-                call.storage = storage
+            case .fetch:
                 return await miss(call, key: key, namespace: namespace, coalesce: true)
             case .offlineMiss:
                 if let expired, policy.acceptsStale(expiredFor: now() - (expired.entry.expiresAt ?? now()),
