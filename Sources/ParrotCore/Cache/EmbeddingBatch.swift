@@ -160,11 +160,12 @@ public enum EmbeddingBatch {
 
     private static func isFiniteFloat32(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.count % 4 == 0 else { return false }
-        for i in 0..<(raw.count / 4) {
-            let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-            if !value.isFinite { return false }
-        }
-        return true
+        return (0..<(raw.count / 4)).allSatisfy { float32(raw, at: $0).isFinite }
+    }
+
+    /// The `i`th little-endian float32 of `raw`.
+    private static func float32(_ raw: UnsafeRawBufferPointer, at i: Int) -> Float {
+        Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
     }
 
     /// Little-endian float32s: how a vector is stored and how base64 answers carry it.
@@ -194,7 +195,7 @@ public enum EmbeddingBatch {
         var finite = true
         let vector = [Float](unsafeUninitializedCapacity: count) { out, written in
             for i in 0..<count {
-                let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                let value = float32(raw, at: i)
                 finite = finite && value.isFinite
                 out[i] = value
             }
@@ -225,8 +226,7 @@ public enum EmbeddingBatch {
                 vector.withUnsafeReadableBytes { raw in
                     for i in 0..<(raw.count / 4) {
                         if i > 0 { out.writeString(",") }
-                        let value = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
-                        out.writeString(Double(value).description)
+                        out.writeString(Double(float32(raw, at: i)).description)
                     }
                 }
                 out.writeString("]")
@@ -234,9 +234,7 @@ public enum EmbeddingBatch {
             out.writeString("}")
         }
         out.writeString(#"],"model":"#)
-        var name: [UInt8] = []
-        JSONValue.string(model).encode(into: &name)
-        out.writeBytes(name)
+        JSONValue.string(model).encode(into: &out)
         out.writeString(#","usage":{"prompt_tokens":\#(promptTokens),"total_tokens":\#(promptTokens)}}"#)
         return out
     }
