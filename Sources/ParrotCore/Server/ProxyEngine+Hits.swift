@@ -40,7 +40,7 @@ extension ProxyEngine {
     func quickHit(head: HTTPRequest, body: ByteBuffer, started: ContinuousClock.Instant) -> HitAnswer? {
         guard config.cache.enabled, head.method == .post, let path = head.path, let endpoint = Endpoint(rawValue: path) else { return nil }
         guard case .authenticated(let credential) = ClientCredential.authenticate(head.headerFields, clientTokens: clientTokens),
-              let policy = try? CachePolicy(headers: head.headerFields, serverMode: config.cache.cacheMode, samples: config.cache.samples),
+              let policy = try? CachePolicy(headers: head.headerFields, serverMode: cacheMode, samples: config.cache.samples),
               policy.lookup, !policy.usesSamples
         else { return nil }
         let namespace = namespaces.namespace(credential: credential, name: policy.namespaceName)

@@ -27,6 +27,8 @@ public final class ProxyEngine: Sendable {
     let embeddingInFlight = EmbeddingInFlight()
     let keyMemo = KeyMemo()
     let cacheLookup: Lookup
+    /// `cache.mode`, parsed once (both request paths read it).
+    let cacheMode: CacheMode
     let cacheCommit: CacheCommit
     let sampleRotation = SampleRotation()
     let quickHits = Atomic<Int>(0)
@@ -45,6 +47,7 @@ public final class ProxyEngine: Sendable {
          clock: any ParrotClock = SystemClock()) throws {
         self.clock = clock
         self.cacheLookup = Lookup(tiers: tiers, clock: clock)
+        self.cacheMode = config.cache.cacheMode
         self.config = config
         self.secrets = secrets
         self.clientTokens = Set(secrets.clientTokens.map { Array($0.utf8) })
@@ -110,7 +113,7 @@ public final class ProxyEngine: Sendable {
         } catch {
             throw .bodyTooLarge(limit: config.server.maxBodyBytes)
         }
-        let policy = try CachePolicy(headers: request.headers, serverMode: config.cache.cacheMode, samples: config.cache.samples)
+        let policy = try CachePolicy(headers: request.headers, serverMode: cacheMode, samples: config.cache.samples)
         let namespace = namespaces.namespace(credential: credential, name: policy.namespaceName)
         let memoVariant = KeyVariant.of(query: request.uri.query, headers: request.headers, keyInjected: false)
         if config.cache.enabled, policy.lookup, !policy.usesSamples,
