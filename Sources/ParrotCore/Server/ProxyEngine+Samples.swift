@@ -19,26 +19,31 @@ extension ProxyEngine {
             index = asked
             response = await answer(call, key: key.sample(index), namespace: namespace, decision: decision, semantic: false)
         } else {
-            let (stored, firstExpiry) = await storedSamples(call, key: key, upTo: policy.samples)
-            let full = stored == policy.samples
+            let stored = await storedSamples(call, key: key, upTo: policy.samples)
+            let full = stored.count == policy.samples
             if policy.offline {
                 // Nothing may be fetched: rotate among what was recorded.
-                guard stored > 0 else { return offlineMiss(call, key: key, reason: Self.offlineReason(policy)) }
-                index = sampleRotation.take(key, of: stored)
+                guard !stored.isEmpty else { return offlineMiss(call, key: key, reason: Self.offlineReason(policy)) }
+                index = sampleRotation.take(key, of: stored.count)
             } else {
                 // The next sample while the set fills; once full, each in turn (a re-record
                 // replaces them in the same order).
-                index = full ? sampleRotation.take(key, of: stored) : stored
+                index = full ? sampleRotation.take(key, of: stored.count) : stored.count
             }
-            if case .lookUp(let onMiss) = decision, !full, case .fetch(let storage) = onMiss {
+            if policy.lookup, index < stored.count,
+               let served = serve(stored[index], call: call, outcome: .hit, key: key.sample(index)) {
+                // Found while counting: no second lookup.
+                response = served
+            } else if policy.fetch {
                 // An empty set may be answered by a similar request's family (its samples in
                 // rotation); its first sample is the one the semantic tier indexes.
-                if stored == 0, let semantic = await semanticAnswer(&call, namespace: namespace) { return semantic }
-                if index > 0 { call.probe = nil }
-                // Fewer than N stored: this request fetches the next one, which expires with the
-                // family's first sample (the set lives and dies as one).
-                call.storage = Self.familyStorage(storage, firstExpiry: firstExpiry, now: now())
-                response = await miss(call, key: key.sample(index), namespace: namespace, coalesce: true)
+                if policy.lookup, stored.isEmpty, let semantic = await semanticAnswer(&call, namespace: namespace) { return semantic }
+                if index > 0 {
+                    call.probe = nil
+                    // A later sample expires with the family's first (the set lives and dies as one).
+                    call.storage = Self.familyStorage(call.storage, firstExpiry: stored.first?.entry.expiresAt, now: now())
+                }
+                response = await miss(call, key: key.sample(index), namespace: namespace, coalesce: policy.lookup)
             } else {
                 response = await answer(call, key: key.sample(index), namespace: namespace, decision: decision, semantic: false)
             }
@@ -47,17 +52,15 @@ extension ProxyEngine {
         return response
     }
 
-    /// How many samples of the set are stored and fresh, counting from sample 0 (a set is
-    /// filled in order, so the first missing one ends it), and when sample 0 expires.
-    private func storedSamples(_ call: Call, key: CacheKey, upTo limit: Int) async -> (count: Int, firstExpiry: Double?) {
-        var firstExpiry: Double?
+    /// The stored, fresh samples of the set, counting from sample 0 (a set is filled in order,
+    /// so the first missing one ends it).
+    private func storedSamples(_ call: Call, key: CacheKey, upTo limit: Int) async -> [CachedAnswer] {
+        var stored: [CachedAnswer] = []
         for index in 0..<limit {
-            guard case .hit(let answer) = await lookup(key.sample(index), for: call, maxAge: call.policy.maxAge) else {
-                return (index, firstExpiry)
-            }
-            if index == 0 { firstExpiry = answer.entry.expiresAt }
+            guard case .hit(let answer) = await lookup(key.sample(index), for: call, maxAge: call.policy.maxAge) else { break }
+            stored.append(answer)
         }
-        return (limit, firstExpiry)
+        return stored
     }
 
     /// A later sample is kept until the first one expires, not for a TTL of its own.
